@@ -1,0 +1,10 @@
+/* opcost.h - umbrella header of libopcost: include this one. */
+#ifndef OPCOST_OPCOST_H
+#define OPCOST_OPCOST_H
+
+#include "opcost/status.h"
+#include "opcost/version.h"
+#include "opcost/op.h"
+#include "opcost/target.h"
+
+#endif

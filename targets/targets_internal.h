@@ -1,0 +1,23 @@
+/* targets_internal.h - the exported vtables of every backend and helpers the
+ * backends share (machine description from sysfs/cpuinfo). Not public. */
+#ifndef OPCOST_TARGETS_INTERNAL_H
+#define OPCOST_TARGETS_INTERNAL_H
+
+#include "opcost/target.h"
+
+extern const struct oc_target_vtab oc_target_ref;
+extern const struct oc_target_vtab oc_target_cpu;
+extern const struct oc_target_vtab oc_target_opencl;
+extern const struct oc_target_vtab oc_target_vulkan;
+extern const struct oc_target_vtab oc_target_mcu;
+extern const struct oc_target_vtab oc_target_remote;
+
+/* Fills the host CPU fields of info (name, vendor, arch, cores, caches,
+ * memory) from /proc/cpuinfo and sysfs; unknown entries stay empty/zero. */
+void oc__host_describe(struct oc_device_info *info);
+
+/* Applies opts->cores to the calling thread (sched_setaffinity). Threads it
+ * creates afterwards inherit the set. */
+enum oc_status oc__host_pin(const struct oc_target_opts *opts);
+
+#endif
