@@ -62,8 +62,14 @@ struct oc_device_info {
   char fingerprint[17];
 };
 
-/* Host buffers of one op, laid out as struct oc_op_shapes describes. They
- * must stay valid until the kernel is released. */
+/* Readable bytes every input buffer must have past its last element:
+ * XNNPACK's kernels may read (never write) up to XNN_EXTRA_BYTES beyond an
+ * input, and vector kernels of other backends may do the same. */
+#define OC_TENSOR_SLACK_BYTES 64
+
+/* Host buffers of one op, laid out as struct oc_op_shapes describes, each
+ * input followed by OC_TENSOR_SLACK_BYTES readable bytes. They must stay
+ * valid until the kernel is released. */
 struct oc_tensors {
   const void *input[OC_MAX_INPUTS];
   const void *weights;
