@@ -75,6 +75,12 @@ enum oc_status oc__fail_prefix(enum oc_status status, const char *fmt, ...) {
   vsnprintf(prefix, sizeof prefix, fmt, ap);
   va_end(ap);
   memcpy(old, errmsg, sizeof old);
-  snprintf(errmsg, sizeof errmsg, "%s%s", prefix, old[0] ? old : oc_status_str(status));
+  const char *rest = old[0] ? old : oc_status_str(status);
+  size_t plen = strlen(prefix);
+  size_t rlen = strlen(rest);
+  if (rlen > sizeof errmsg - 1 - plen) rlen = sizeof errmsg - 1 - plen; /* plen < OC_ERRMSG_MAX */
+  memcpy(errmsg, prefix, plen);
+  memcpy(errmsg + plen, rest, rlen);
+  errmsg[plen + rlen] = '\0';
   return status;
 }

@@ -274,12 +274,12 @@ enum oc_status oc_op_parse(const char *key, struct oc_op *out) {
     return oc__fail(oc_status_parse_error,
                     "key '%s': expected KIND.DTYPE first (e.g. conv2d.f32)", key);
   token(p, dot, tok, sizeof tok);
-  enum oc_op_kind kind;
+  enum oc_op_kind kind = oc_op_conv2d;
   if (oc_op_kind_from_name(tok, &kind) != oc_status_ok)
     return oc__fail(oc_status_parse_error, "key '%s': unknown op kind '%s'", key, tok);
   const char *dt_end = space ? space : p + strlen(p);
   token(dot + 1, dt_end, tok, sizeof tok);
-  enum oc_dtype dtype;
+  enum oc_dtype dtype = oc_dtype_f32;
   if (oc_dtype_from_name(tok, &dtype) != oc_status_ok)
     return oc__fail(oc_status_parse_error, "key '%s': unknown dtype '%s'", key, tok);
   oc_op_init(&op, kind, dtype);
@@ -320,7 +320,7 @@ enum oc_status oc_op_parse(const char *key, struct oc_op *out) {
                       tok, kinds[kind].name, kinds[kind].fields);
     next++;
     if (f == oc_field_act) {
-      enum oc_act act;
+      enum oc_act act = oc_act_none;
       if (oc_act_from_name(val, &act) != oc_status_ok)
         return oc__fail(oc_status_parse_error, "key '%s': field 'act': unknown activation '%s'",
                         key, val);

@@ -227,3 +227,9 @@ void oc_device_fingerprint(const struct oc_device_info *info, char out[17]) {
   h = oc__hash64(h, nums, sizeof nums);
   oc__strfmt(out, 17, "%016llx", (unsigned long long)h);
 }
+
+void *oc__target_state(const struct oc_target *t) { return t->state; }
+
+void *oc__target_kernel_impl(const struct oc_kernel *kernel) {
+  return kernel->is_net ? NULL : kernel->impl;
+}

@@ -20,4 +20,10 @@ void oc__host_describe(struct oc_device_info *info);
  * creates afterwards inherit the set. */
 enum oc_status oc__host_pin(const struct oc_target_opts *opts);
 
+/* The backend state of an open target and the backend kernel of a prepared
+ * op (NULL for a network kernel): for backend-specific APIs such as
+ * oc_mcu_kernel_memory. */
+void *oc__target_state(const struct oc_target *target);
+void *oc__target_kernel_impl(const struct oc_kernel *kernel);
+
 #endif

@@ -6,5 +6,7 @@
 #include "opcost/version.h"
 #include "opcost/op.h"
 #include "opcost/target.h"
+#include "opcost/probe.h"
+#include "opcost/net.h"
 
 #endif

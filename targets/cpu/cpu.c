@@ -6,7 +6,11 @@
  *
  * Pinning: open applies opts->cores to the opening thread before it creates
  * the pthreadpool, so the workers inherit the set; close gives the opening
- * thread its former affinity back. */
+ * thread its former affinity back.
+ *
+ * Input buffers: XNNPACK may read (never write) up to XNN_EXTRA_BYTES (16)
+ * past the end of a tensor it reads, so callers keep that much readable
+ * slack after each input buffer. */
 #define _GNU_SOURCE
 #include <pthread.h>
 #include <sched.h>
@@ -182,11 +186,13 @@ static enum oc_status cpu_run(void *opaque, void *impl) {
   return oc_status_ok;
 }
 
+pthreadpool_t oc__cpu_pool(void *state) { return ((struct cpu_state *)state)->pool; }
+
 const struct oc_target_vtab oc_target_cpu = {
     .abi_version = OC_TARGET_ABI_VERSION,
     .name = "cpu",
     .summary = "host CPU through XNNPACK (own kernels for layernorm, gelu, tanh, matmul)",
-    .caps = oc_cap_host_memory | oc_cap_threads | oc_cap_pinning,
+    .caps = oc_cap_host_memory | oc_cap_threads | oc_cap_pinning | oc_cap_networks,
     .probe = cpu_probe,
     .open = cpu_open,
     .close = cpu_close,
@@ -197,4 +203,7 @@ const struct oc_target_vtab oc_target_cpu = {
     .read_output = NULL,
     .time_runs = NULL,
     .release = cpu_release,
+    .prepare_net = oc__cpu_prepare_net,
+    .run_net = oc__cpu_run_net,
+    .release_net = oc__cpu_release_net,
 };

@@ -37,7 +37,7 @@ struct cpu_own {
   const float *x2;    /* matmul B; layernorm gamma */
   const float *x3;    /* layernorm beta (NULL = zeros) */
   float *y;           /* output */
-  float *scratch;     /* matmul tb=1: B transposed, b*k*n floats */
+  float *scratch;     /* matmul tb=1: B transposed, [b][k][oc__cpu_matmul_ldb(n)] */
   size_t n;           /* act: elements; matmul: columns of the product */
   size_t rows, cols;  /* layernorm: positions and channels */
   size_t batch, m, k; /* matmul */
@@ -60,9 +60,9 @@ struct cpu_kernel {
  * (invalid parameter)" into oc_errmsg(), and the matching oc_status. */
 enum oc_status oc__cpu_xnn_fail(const char *func, enum xnn_status status);
 
-/* Plans op into kernel (all steps created and set up for pool, whose size
- * XNNPACK's setup tiles the work for). On failure the steps
- * already made stay in kernel for the caller to release. */
+/* Plans op into kernel: every step created and set up for pool (XNNPACK's
+ * setup tiles the work for the pool's size). On failure the steps already
+ * made stay in kernel for the caller to release. */
 enum oc_status oc__cpu_plan(pthreadpool_t pool, const struct oc_op *op,
                             const struct oc_tensors *tensors, struct cpu_kernel *kernel);
 
@@ -71,9 +71,26 @@ enum oc_status oc__cpu_plan(pthreadpool_t pool, const struct oc_op *op,
  * whatever the pool's size. */
 void oc__cpu_own_run(const struct cpu_own *own, pthreadpool_t pool);
 
+/* Row stride of the transposed B that matmul with tb=1 works on: n rounded
+ * up to whole column tiles. The scratch buffer is b * k * this floats, zeroed
+ * once at prepare. */
+size_t oc__cpu_matmul_ldb(size_t n);
+
 /* Activations opcost computes itself (XNNPACK 2022-02 has no operator for
  * them, or no fused form): hsigmoid, swish, gelu, tanh; also relu, relu6,
  * hswish and sigmoid so that every act has an own path for tests. */
 bool oc__cpu_own_has_act(enum oc_act act);
+
+/* The thread pool of an open cpu target (NULL for one thread). */
+pthreadpool_t oc__cpu_pool(void *state);
+
+/* Whole networks (cpu_net.c): the vtable's prepare_net, run_net and
+ * release_net. XNNPACK subgraph runtimes, split where a kernel has no
+ * subgraph node; net must outlive the kernel. */
+struct oc_net;
+enum oc_status oc__cpu_prepare_net(void *state, const struct oc_net *net, const void *input,
+                                   void *output, void **kernel);
+enum oc_status oc__cpu_run_net(void *state, void *kernel);
+void oc__cpu_release_net(void *state, void *kernel);
 
 #endif

@@ -21,8 +21,8 @@
  *   softmax    softmax_nc_f32
  *   layernorm  own kernel
  *   concat     two copy_nc_x32 with the output's pixel stride
- *   matmul     own kernel (B is an activation: packing it at prepare as
- *              fully_connected would would hide work a real run does)
+ *   matmul     own kernel (B is an activation: packing it once at prepare,
+ *              as fully_connected would, hides work every real run does)
  * Fused activations other than relu/relu6 run after the op, in place:
  * hardswish/sigmoid through XNNPACK, the rest through own kernels. */
 #include <math.h>
@@ -312,11 +312,13 @@ static enum oc_status plan_matmul(const struct oc_op *op, const struct oc_tensor
   if (op->tb) {
     /* B^T for the whole batch: the transpose is part of every run (B is an
      * activation), its buffer is not. Sizes fit: oc_op_validate checked
-     * every tensor's bytes against int64. */
-    size_t bytes = zu(op->b) * zu(op->k) * zu(op->n) * sizeof(float);
+     * every tensor's bytes against int64, and the padding adds under one
+     * tile per row. */
+    size_t bytes = zu(op->b) * zu(op->k) * oc__cpu_matmul_ldb(zu(op->n)) * sizeof(float);
     kernel->scratch = oc__aligned_alloc(64, bytes);
     if (kernel->scratch == NULL)
       return oc__fail(oc_status_out_of_memory, "matmul: %zu bytes for B transposed", bytes);
+    memset(kernel->scratch, 0, bytes);
     step->own.scratch = kernel->scratch;
   }
   return oc_status_ok;

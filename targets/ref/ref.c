@@ -91,7 +91,7 @@ const struct oc_target_vtab oc_target_ref = {
     .abi_version = OC_TARGET_ABI_VERSION,
     .name = "ref",
     .summary = "portable C reference kernels: the oracle every target is checked against",
-    .caps = oc_cap_host_memory,
+    .caps = oc_cap_host_memory | oc_cap_networks,
     .probe = ref_probe,
     .open = ref_open,
     .close = ref_close,
@@ -103,8 +103,8 @@ const struct oc_target_vtab oc_target_ref = {
     .time_runs = NULL,
     .release = ref_release,
     /* Whole networks: prepare_net, run_net and release_net (ref_net.c). */
-    .prepare_net = NULL,
-    .run_net = NULL,
+    .prepare_net = oc__ref_prepare_net,
+    .run_net = oc__ref_run_net,
     .read_net_output = NULL,
-    .release_net = NULL,
+    .release_net = oc__ref_release_net,
 };

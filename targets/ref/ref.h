@@ -66,4 +66,13 @@ enum oc_status oc__ref_compute(const struct oc_op *op, const struct oc_tensors *
  * rounded to float. An act outside enum oc_act returns x. */
 float oc__ref_act_f32(enum oc_act act, float x);
 
+/* Whole networks (ref_net.c): the vtable's prepare_net, run_net and
+ * release_net. Every kernel of the expanded list runs through
+ * oc__ref_compute on its own buffer; net must outlive the kernel. */
+struct oc_net;
+enum oc_status oc__ref_prepare_net(void *state, const struct oc_net *net, const void *input,
+                                   void *output, void **kernel);
+enum oc_status oc__ref_run_net(void *state, void *kernel);
+void oc__ref_release_net(void *state, void *kernel);
+
 #endif

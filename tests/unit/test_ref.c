@@ -375,7 +375,7 @@ Test(ref, target_vtab_contract) {
   cr_assert_not_null(v);
   cr_expect_eq(v, &oc_target_ref);
   cr_expect_eq(v->abi_version, OC_TARGET_ABI_VERSION);
-  cr_expect_eq(v->caps, (uint32_t)oc_cap_host_memory);
+  cr_expect_eq(v->caps, (uint32_t)(oc_cap_host_memory | oc_cap_networks));
   char why[256] = "x";
   cr_expect_eq(oc_target_available(v, why, sizeof why), oc_status_ok);
 

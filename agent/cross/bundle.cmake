@@ -1,0 +1,60 @@
+# bundle.cmake - assembles what the remote target pushes to a device: the
+# agent and, in lib/, every shared library it loads (found by following the
+# DT_NEEDED entries through the sysroot with readelf) plus glibc's dynamic
+# loader. Started through that loader,
+#   BUNDLE/lib/ld-linux-ARCH.so.1 --library-path BUNDLE/lib BUNDLE/opcost-agent
+# the agent needs nothing from the device but a Linux kernel: no glibc of
+# the right version, no XNNPACK (Android has neither).
+#
+#   cmake -DAGENT=... -DSYSROOT=... -DTRIPLET=... -DREADELF=... -DBUNDLE=... -P bundle.cmake
+cmake_minimum_required(VERSION 3.18)
+set(search ${SYSROOT}/usr/lib/${TRIPLET} ${SYSROOT}/lib/${TRIPLET})
+
+function(needed file out)
+  execute_process(COMMAND ${READELF} -d ${file} OUTPUT_VARIABLE text RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "readelf -d ${file} failed")
+  endif()
+  string(REGEX MATCHALL "Shared library: \\[[^]]+\\]" lines "${text}")
+  set(names "")
+  foreach(l ${lines})
+    string(REGEX REPLACE "Shared library: \\[([^]]+)\\]" "\\1" n "${l}")
+    list(APPEND names ${n})
+  endforeach()
+  set(${out} ${names} PARENT_SCOPE)
+endfunction()
+
+file(REMOVE_RECURSE ${BUNDLE})
+file(MAKE_DIRECTORY ${BUNDLE}/lib)
+set(todo ${AGENT})
+set(done "")
+while(todo)
+  list(POP_FRONT todo file)
+  needed(${file} names)
+  foreach(n ${names})
+    if(n IN_LIST done)
+      continue()
+    endif()
+    list(APPEND done ${n})
+    set(found "")
+    foreach(d ${search})
+      if(EXISTS ${d}/${n})
+        set(found ${d}/${n})
+        break()
+      endif()
+    endforeach()
+    if(NOT found)
+      message(FATAL_ERROR "bundle: ${n} (needed by ${file}) is not in the sysroot ${SYSROOT}")
+    endif()
+    get_filename_component(real ${found} REALPATH)
+    configure_file(${real} ${BUNDLE}/lib/${n} COPYONLY)
+    list(APPEND todo ${real})
+  endforeach()
+endwhile()
+file(GLOB loader ${SYSROOT}/lib/${TRIPLET}/ld-linux*.so*)
+foreach(l ${loader})
+  get_filename_component(name ${l} NAME)
+  get_filename_component(real ${l} REALPATH)
+  configure_file(${real} ${BUNDLE}/lib/${name} COPYONLY)
+endforeach()
+configure_file(${AGENT} ${BUNDLE}/opcost-agent COPYONLY)

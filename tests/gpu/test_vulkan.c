@@ -1,0 +1,457 @@
+/* test_vulkan.c - the vulkan target on this machine's Vulkan device
+ * (lavapipe, a CPU device, in CI): what the conformance suite does not
+ * reach. The conformance suite (tests/conformance) compares every op of its
+ * table on this target with the default choices; here: the other shaders
+ * (direct and im2col convolutions forced, tiled GEMM, every reduction
+ * width), the staging path of devices without host-visible memory,
+ * argument parsing, unavailability with its reason, limits that name the
+ * op and the device, the timestamp arithmetic (valid bits, wrap, period),
+ * the pipeline and tuning caches, the tuner and device characterization.
+ *
+ * Results are compared with the ref oracle as the conformance suite does:
+ * |got - r| <= 2e-5 * sqrt(L) + 1e-4 * |r|, L the reduction length. Every
+ * test that needs the device skips with the reason when there is none.
+ * Tests never assert on speed, only on what a timing must satisfy. */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/core.h"
+#include "opcost/target.h"
+#include "targets/ref/ref.h"
+#include "targets/targets_internal.h"
+#include "targets/vulkan/vulkan.h"
+
+#define ATOL 2e-5
+#define RTOL 1e-4
+
+static void need_device(void) {
+  char why[512];
+  if (oc_target_available(&oc_target_vulkan, why, sizeof why) != oc_status_ok)
+    cr_skip_test("no Vulkan device here: %s", why);
+}
+
+static struct vk_state *open_state(const char *args) {
+  void *state = NULL;
+  enum oc_status st = oc_target_vulkan.open(args, NULL, &state);
+  cr_assert_eq(st, oc_status_ok, "open '%s': %s", args, oc_errmsg());
+  return state;
+}
+
+/* ---- comparison with the oracle ------------------------------------------- */
+
+static int64_t reduction_length(const struct oc_op *op) {
+  switch (op->kind) {
+  case oc_op_conv2d: return (int64_t)op->k * op->k * (op->cin / op->g);
+  case oc_op_fc: return op->cin;
+  case oc_op_matmul: return op->k;
+  case oc_op_maxpool2d:
+  case oc_op_avgpool2d: return (int64_t)op->k * op->k;
+  case oc_op_gap: return (int64_t)op->h * op->w;
+  case oc_op_layernorm:
+  case oc_op_softmax: return op->c;
+  default: return 1;
+  }
+}
+
+static float *random_floats(struct oc__rng *rng, int64_t n, double lo, double hi) {
+  float *x = malloc((size_t)(n > 0 ? n : 1) * sizeof *x);
+  cr_assert_not_null(x);
+  for (int64_t i = 0; i < n; i++) x[i] = (float)(lo + (hi - lo) * oc__rng_double(rng));
+  return x;
+}
+
+/* Runs key on an open vulkan state (twice, output poisoned before each run)
+ * and compares with the oracle. Inputs in [-8, 8] reach every corner of the
+ * activations (relu6, hswish clamps; large |x| for sigmoid, tanh, gelu). */
+static void check_op(struct vk_state *s, const char *key) {
+  struct oc_op op;
+  struct oc_op_shapes sh;
+  cr_assert_eq(oc_op_parse(key, &op), oc_status_ok, "%s: %s", key, oc_errmsg());
+  cr_assert_eq(oc_op_shapes(&op, &sh), oc_status_ok);
+  struct oc__rng rng;
+  oc__rng_seed(&rng, oc__hash64_str(OC__HASH_SEED, key));
+  const double range = op.kind == oc_op_act || op.kind == oc_op_add ? 8.0 : 2.0;
+  float *in[OC_MAX_INPUTS] = {NULL, NULL};
+  for (int i = 0; i < sh.n_inputs; i++)
+    in[i] = random_floats(&rng, oc_tensor_elems(&sh.input[i]), -range, range);
+  double bound = 3.0 / sqrt((double)reduction_length(&op));
+  float *w = random_floats(&rng, sh.weight_elems, op.kind == oc_op_layernorm ? 0.5 : -bound,
+                           op.kind == oc_op_layernorm ? 1.5 : bound);
+  float *b = random_floats(&rng, sh.bias_elems, -1.0, 1.0);
+  const int64_t n_out = oc_tensor_elems(&sh.output);
+  float *expected = malloc((size_t)n_out * sizeof *expected);
+  float *got = malloc((size_t)n_out * sizeof *got);
+  cr_assert(expected && got);
+  struct oc_tensors ref_t = {{in[0], in[1]}, w, b, expected};
+  cr_assert_eq(oc__ref_compute(&op, &ref_t), oc_status_ok, "ref: %s", oc_errmsg());
+  struct oc_tensors t = {{in[0], in[1]}, w, b, got};
+  void *kernel = NULL;
+  enum oc_status st = oc_target_vulkan.prepare(s, &op, &t, &kernel);
+  cr_assert_eq(st, oc_status_ok, "prepare '%s': %s", key, oc_errmsg());
+  const double atol = ATOL * sqrt((double)reduction_length(&op));
+  for (int run = 0; run < 2; run++) {
+    for (int64_t i = 0; i < n_out; i++) got[i] = NAN;
+    st = oc_target_vulkan.run(s, kernel);
+    if (st == oc_status_ok) st = oc_target_vulkan.read_output(s, kernel);
+    cr_assert_eq(st, oc_status_ok, "run '%s': %s", key, oc_errmsg());
+    for (int64_t i = 0; i < n_out; i++) {
+      double diff = fabs((double)got[i] - expected[i]);
+      if (!(diff <= atol + RTOL * fabs(expected[i])))
+        cr_assert_fail("'%s' run %d: element %lld: got %.9g, expected %.9g", key, run, (long long)i,
+                       (double)got[i], (double)expected[i]);
+    }
+  }
+  oc_target_vulkan.release(s, kernel);
+  free(in[0]);
+  free(in[1]);
+  free(w);
+  free(b);
+  free(expected);
+  free(got);
+}
+
+/* ---- availability and arguments ------------------------------------------- */
+
+Test(vulkan, probe_finds_the_device) {
+  need_device();
+  struct oc_target *t = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  struct oc_device_info info;
+  cr_assert_eq(oc_target_describe(t, &info), oc_status_ok);
+  cr_expect_str_eq(info.target, "vulkan");
+  cr_expect_neq(info.name[0], '\0');
+  cr_expect(strncmp(info.arch, "vulkan-", 7) == 0, "arch '%s'", info.arch);
+  cr_expect(strstr(info.isa, "timestamps=") != NULL, "isa '%s'", info.isa);
+  cr_expect_eq(strlen(info.fingerprint), 16);
+  oc_target_close(t);
+}
+
+Test(vulkan, no_driver_is_unavailable_with_the_reason) {
+  /* The loader reads these once a process; each Criterion test is a fresh
+   * process. VK_DRIVER_FILES is the newer loaders' name. */
+  setenv("VK_ICD_FILENAMES", "/nonexistent/opcost-test-icd.json", 1);
+  setenv("VK_DRIVER_FILES", "/nonexistent/opcost-test-icd.json", 1);
+  char why[512];
+  cr_assert_eq(oc_target_available(&oc_target_vulkan, why, sizeof why), oc_status_unavailable);
+  cr_expect(strstr(why, "no Vulkan driver (vkCreateInstance returned -9 "
+                        "VK_ERROR_INCOMPATIBLE_DRIVER)") != NULL ||
+                strstr(why, "no Vulkan device") != NULL,
+            "why: %s", why);
+  struct oc_target *t = NULL;
+  cr_assert_eq(oc_target_open("vulkan", NULL, &t), oc_status_unavailable);
+  cr_expect(strstr(oc_errmsg(), "no Vulkan") != NULL, "%s", oc_errmsg());
+}
+
+Test(vulkan, bad_arguments_are_named) {
+  need_device();
+  const char *cases[][2] = {
+      {"device=99", "argument 'device': value '99' is not an index"},
+      {"device=9", "argument 'device': value '9' is out of range"},
+      {"device=one", "argument 'device': value 'one'"},
+      {"conv=winograd", "argument 'conv': value 'winograd'"},
+      {"memory=fast", "argument 'memory': value 'fast'"},
+      {"tune=yes", "argument 'tune': value 'yes'"},
+      {"cache=", "argument 'cache': empty value"},
+      {"platform=0", "unknown argument 'platform'"},
+      {"=3", "argument '=3': expected NAME=VALUE"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char spec[128];
+    snprintf(spec, sizeof spec, "vulkan:%s", cases[i][0]);
+    struct oc_target *t = NULL;
+    cr_expect_eq(oc_target_open(spec, NULL, &t), oc_status_invalid_argument, "%s", spec);
+    cr_expect(strstr(oc_errmsg(), cases[i][1]) != NULL, "'%s': message '%s' lacks '%s'", spec,
+              oc_errmsg(), cases[i][1]);
+    oc_target_close(t);
+  }
+}
+
+/* ---- shaders and paths the default choices do not reach ------------------- */
+
+static const char *const conv_cases[] = {
+    "conv2d.f32 h=7 w=7 cin=3 cout=5 k=3 s=1 g=1 d=1 act=none",
+    "conv2d.f32 h=13 w=11 cin=8 cout=16 k=3 s=2 g=1 d=1 act=relu6",
+    "conv2d.f32 h=11 w=11 cin=6 cout=10 k=3 s=1 g=1 d=2 act=gelu",
+    "conv2d.f32 h=8 w=8 cin=32 cout=129 k=1 s=2 g=1 d=1 act=none",
+    "conv2d.f32 h=10 w=10 cin=12 cout=18 k=5 s=1 g=3 d=1 act=tanh",
+    "conv2d.f32 h=13 w=13 cin=13 cout=13 k=3 s=2 g=13 d=2 act=relu6",
+};
+
+Test(vulkan, direct_convolution_matches_ref) {
+  need_device();
+  struct vk_state *s = open_state("conv=direct,tune=off");
+  for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) check_op(s, conv_cases[i]);
+  oc_target_vulkan.close(s);
+}
+
+Test(vulkan, im2col_gemm_convolution_matches_ref) {
+  need_device();
+  struct vk_state *s = open_state("conv=gemm,tune=off");
+  for (size_t i = 0; i < sizeof conv_cases / sizeof conv_cases[0]; i++) check_op(s, conv_cases[i]);
+  oc_target_vulkan.close(s);
+}
+
+Test(vulkan, staging_memory_path_matches_ref) {
+  need_device();
+  struct vk_state *s = open_state("memory=staging,tune=off");
+  cr_expect(s->force_staging);
+  check_op(s, "conv2d.f32 h=9 w=9 cin=4 cout=8 k=3 s=1 g=1 d=1 act=relu");
+  check_op(s, "fc.f32 m=3 cin=64 cout=33 act=none");
+  check_op(s, "layernorm.f32 h=1 w=13 c=64");
+  check_op(s, "concat.f32 h=7 w=7 c=3 c2=5");
+  oc_target_vulkan.close(s);
+}
+
+static const char *const gemm_cases[] = {
+    "matmul.f32 b=1 m=7 k=13 n=5 tb=0",
+    "matmul.f32 b=3 m=13 k=64 n=17 tb=1",
+    "matmul.f32 b=2 m=33 k=5 n=31 tb=1",
+    "fc.f32 m=7 cin=13 cout=129 act=gelu",
+    "conv2d.f32 h=7 w=7 cin=17 cout=9 k=1 s=1 g=1 d=1 act=relu",
+};
+
+Test(vulkan, tiled_and_register_gemm_match_ref_for_each_size) {
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  const struct {
+    int tiled;
+    uint32_t lx, ly;
+  } variants[] = {{1, 8, 8}, {1, 4, 4}, {0, 16, 4}, {0, 1, 1}};
+  for (size_t v = 0; v < sizeof variants / sizeof variants[0]; v++) {
+    s->tuning.gemm_tiled = variants[v].tiled;
+    s->tuning.gemm_local[0] = variants[v].lx;
+    s->tuning.gemm_local[1] = variants[v].ly;
+    for (size_t i = 0; i < sizeof gemm_cases / sizeof gemm_cases[0]; i++)
+      check_op(s, gemm_cases[i]);
+  }
+  oc_target_vulkan.close(s);
+}
+
+Test(vulkan, reductions_and_elementwise_match_ref_for_every_width) {
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  const uint32_t widths[] = {1, 16, 256};
+  const char *keys[] = {"softmax.f32 h=2 w=3 c=300",         "layernorm.f32 h=1 w=3 c=1",
+                        "layernorm.f32 h=1 w=2 c=513",       "gap.f32 h=7 w=7 c=13",
+                        "avgpool2d.f32 h=9 w=9 c=5 k=3 s=2", "act.f32 h=3 w=5 c=7 act=gelu",
+                        "mul.f32 h=3 w=5 c=7 bc=1"};
+  for (size_t v = 0; v < sizeof widths / sizeof widths[0]; v++) {
+    s->tuning.rows_local = widths[v];
+    s->tuning.ew_local = widths[v];
+    s->tuning.dw_local[0] = widths[v];
+    s->tuning.dw_local[1] = 1;
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) check_op(s, keys[i]);
+  }
+  oc_target_vulkan.close(s);
+}
+
+/* ---- limits and errors ---------------------------------------------------- */
+
+Test(vulkan, an_op_beyond_the_buffer_limit_names_the_op_and_the_device) {
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  const uint64_t range = s->props.limits.maxStorageBufferRange;
+  char device[VK_MAX_PHYSICAL_DEVICE_NAME_SIZE];
+  oc__strcpy(device, sizeof device, s->device_name);
+  oc_target_vulkan.close(s);
+  const uint64_t elems = range / sizeof(float) + 1;
+  uint64_t c = 1;
+  while ((elems + c - 1) / c > OC_FIELD_VALUE_MAX) c *= 2;
+  char key[OC_KEY_MAX];
+  snprintf(key, sizeof key, "act.f32 h=1 w=%llu c=%llu act=relu",
+           (unsigned long long)((elems + c - 1) / c), (unsigned long long)c);
+  struct oc_op op;
+  cr_assert_eq(oc_op_parse(key, &op), oc_status_ok, "%s", oc_errmsg());
+  struct oc_target *t = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  float dummy[4] = {0};
+  /* Never read: the limit is checked before anything is copied. */
+  struct oc_tensors tensors = {{dummy, NULL}, NULL, NULL, dummy};
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_prepare(t, &op, &tensors, &k), oc_status_out_of_memory, "%s", oc_errmsg());
+  cr_expect(strstr(oc_errmsg(), key) != NULL, "names the op: %s", oc_errmsg());
+  cr_expect(strstr(oc_errmsg(), device) != NULL, "names the device: %s", oc_errmsg());
+  cr_expect(strstr(oc_errmsg(), "maxStorageBufferRange") != NULL, "%s", oc_errmsg());
+  oc_target_close(t);
+}
+
+Test(vulkan, results_are_translated) {
+  cr_expect_str_eq(oc__vk_result_name(VK_ERROR_DEVICE_LOST), "VK_ERROR_DEVICE_LOST");
+  cr_expect_str_eq(oc__vk_result_name((VkResult)-12345), "unknown VkResult");
+  cr_expect_eq(oc__vk_status(VK_ERROR_OUT_OF_DEVICE_MEMORY), oc_status_out_of_memory);
+  cr_expect_eq(oc__vk_status(VK_ERROR_DEVICE_LOST), oc_status_device_error);
+  cr_expect_eq(oc__vk_status(VK_TIMEOUT), oc_status_timeout);
+  cr_expect_eq(oc__vk_status(VK_SUCCESS), oc_status_ok);
+}
+
+/* ---- timing --------------------------------------------------------------- */
+
+Test(vulkan, timestamps_honour_valid_bits_and_wrap) {
+  cr_expect_eq(oc__vk_timestamp_ticks(100, 350, 64), 250);
+  cr_expect_eq(oc__vk_timestamp_ticks(5, 5, 64), 0);
+  /* 64-bit counter wrapping at 2^64. */
+  cr_expect_eq(oc__vk_timestamp_ticks(UINT64_MAX - 9, 5, 64), 15);
+  /* 32 valid bits: wrap at 2^32, and bits above the valid ones ignored. */
+  cr_expect_eq(oc__vk_timestamp_ticks(0xFFFFFFF0u, 0x10u, 32), 0x20);
+  cr_expect_eq(
+      oc__vk_timestamp_ticks(UINT64_C(0xABCD000000000100), UINT64_C(0x1234000000000180), 36), 0x80);
+  /* 36 valid bits wrapping. */
+  cr_expect_eq(oc__vk_timestamp_ticks((UINT64_C(1) << 36) - 4, 4, 36), 8);
+}
+
+Test(vulkan, time_runs_gives_device_time_and_host_latency) {
+  need_device();
+  struct oc_target *t = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  struct oc_op op;
+  cr_assert_eq(oc_op_parse("conv2d.f32 h=14 w=14 cin=8 cout=8 k=3 s=1 g=1 d=1 act=relu", &op),
+               oc_status_ok);
+  struct oc_op_shapes sh;
+  oc_op_shapes(&op, &sh);
+  float *in = calloc((size_t)oc_tensor_elems(&sh.input[0]), sizeof *in);
+  float *w = calloc((size_t)sh.weight_elems, sizeof *w);
+  float *out = calloc((size_t)oc_tensor_elems(&sh.output), sizeof *out);
+  struct oc_tensors tensors = {{in, NULL}, w, NULL, out};
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_prepare(t, &op, &tensors, &k), oc_status_ok, "%s", oc_errmsg());
+  double device_us[5] = {0};
+  cr_assert_eq(oc_target_time_runs(t, k, 5, device_us), oc_status_ok, "%s", oc_errmsg());
+  for (int i = 0; i < 5; i++) cr_expect(device_us[i] > 0 && isfinite(device_us[i]));
+  oc_target_release(t, k);
+  oc_target_close(t);
+
+  /* The host waits for each submission, so its latency encloses the
+   * timestamps' span (slack for clock domains). */
+  struct vk_state *s = open_state("tune=off");
+  void *kernel = NULL;
+  cr_assert_eq(oc_target_vulkan.prepare(s, &op, &tensors, &kernel), oc_status_ok);
+  double host_us[5] = {0};
+  cr_assert_eq(oc__vk_time_runs_host(s, kernel, 5, device_us, host_us), oc_status_ok, "%s",
+               oc_errmsg());
+  for (int i = 0; i < 5; i++) {
+    cr_expect(device_us[i] > 0 && host_us[i] > 0);
+    cr_expect(host_us[i] + 50.0 >= device_us[i], "run %d: host %.1f us < device %.1f us", i,
+              host_us[i], device_us[i]);
+  }
+  oc_target_vulkan.release(s, kernel);
+  oc_target_vulkan.close(s);
+  free(in);
+  free(w);
+  free(out);
+}
+
+/* ---- caches --------------------------------------------------------------- */
+
+static char cache_dir[64];
+
+static void make_cache_dir(void) {
+  oc__strcpy(cache_dir, sizeof cache_dir, "/tmp/opcost-test-vulkan-XXXXXX");
+  cr_assert_not_null(mkdtemp(cache_dir));
+}
+
+static void remove_cache_dir(void) {
+  if (cache_dir[0] == '\0') return;
+  DIR *d = opendir(cache_dir);
+  if (d) {
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+      if (e->d_name[0] == '.') continue;
+      char path[512];
+      snprintf(path, sizeof path, "%s/%s", cache_dir, e->d_name);
+      unlink(path);
+    }
+    closedir(d);
+  }
+  rmdir(cache_dir);
+}
+
+static bool file_exists(const char *path) {
+  struct stat st;
+  return stat(path, &st) == 0 && st.st_size > 0;
+}
+
+Test(vulkan, pipeline_data_and_tuning_are_cached, .init = make_cache_dir,
+     .fini = remove_cache_dir) {
+  need_device();
+  char args[160], pipelines[256], tune[256];
+  snprintf(args, sizeof args, "cache=%s,tune=off", cache_dir);
+  struct vk_state *s = open_state(args);
+  cr_expect_not(s->pipeline_cache_loaded);
+  snprintf(pipelines, sizeof pipelines, "%s/vulkan-%016llx.pipelines", cache_dir,
+           (unsigned long long)s->cache_key);
+  snprintf(tune, sizeof tune, "%s/vulkan-%016llx.tune", cache_dir,
+           (unsigned long long)s->cache_key);
+  check_op(s, "add.f32 h=3 w=5 c=7 act=swish");
+  oc_target_vulkan.close(s);
+  cr_assert(file_exists(pipelines), "no pipeline cache data at %s", pipelines);
+  s = open_state(args);
+  cr_expect(s->pipeline_cache_loaded, "the second open should load %s", pipelines);
+  oc_target_vulkan.close(s);
+
+  FILE *f = fopen(tune, "w");
+  cr_assert_not_null(f);
+  fputs("opcost-vulkan-tuning 1\ngemm_tiled 1\ngemm_local 4 4\nimg_local 16 2\n"
+        "dw_local 8 4\new_local 32\nrows_local 16\n",
+        f);
+  fclose(f);
+  snprintf(args, sizeof args, "cache=%s", cache_dir);
+  s = open_state(args);
+  cr_expect(s->tuning_from_cache);
+  cr_expect_eq(s->tuning.gemm_tiled, 1);
+  cr_expect_eq(s->tuning.gemm_local[0], 4);
+  cr_expect_eq(s->tuning.img_local[1], 2);
+  cr_expect_eq(s->tuning.dw_local[0], 8);
+  cr_expect_eq(s->tuning.ew_local, 32);
+  cr_expect_eq(s->tuning.rows_local, 16);
+  check_op(s, "matmul.f32 b=2 m=9 k=13 n=11 tb=0");
+  oc_target_vulkan.close(s);
+
+  /* Damaged pipeline data is ignored, not an error. */
+  f = fopen(pipelines, "w");
+  cr_assert_not_null(f);
+  fputs("not pipeline cache data", f);
+  fclose(f);
+  snprintf(args, sizeof args, "cache=%s,tune=off", cache_dir);
+  s = open_state(args);
+  check_op(s, "softmax.f32 h=1 w=7 c=10");
+  oc_target_vulkan.close(s);
+}
+
+Test(vulkan, tuner_picks_sizes_among_its_candidates) {
+  need_device();
+  struct vk_state *s = open_state("cache=off,tune=off");
+  struct vk_tuning t;
+  cr_assert_eq(oc__vk_tune(s, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_expect(t.gemm_local[0] >= 4 && t.gemm_local[0] <= 32, "gemm %u", t.gemm_local[0]);
+  if (t.gemm_tiled) cr_expect_eq(t.gemm_local[0], t.gemm_local[1]);
+  cr_expect(t.ew_local >= 32 && t.ew_local <= 256, "ew %u", t.ew_local);
+  cr_expect(t.rows_local >= 32 && t.rows_local <= 256 && (t.rows_local & (t.rows_local - 1)) == 0,
+            "rows %u", t.rows_local);
+  s->tuning = t;
+  check_op(s, "conv2d.f32 h=13 w=11 cin=8 cout=16 k=3 s=2 g=1 d=1 act=relu");
+  check_op(s, "conv2d.f32 h=14 w=14 cin=24 cout=24 k=5 s=2 g=24 d=1 act=hswish");
+  check_op(s, "layernorm.f32 h=1 w=13 c=64");
+  oc_target_vulkan.close(s);
+}
+
+/* ---- characterization ----------------------------------------------------- */
+
+Test(vulkan, characterization_measures_the_device) {
+  need_device();
+  struct oc__vulkan_characteristics c;
+  cr_assert_eq(oc__vulkan_characterize("tune=off", true, &c), oc_status_ok, "%s", oc_errmsg());
+  cr_expect_neq(c.device[0], '\0');
+  cr_expect(c.peak_gflops > 0 && isfinite(c.peak_gflops), "peak %g", c.peak_gflops);
+  cr_expect(c.bandwidth_gbps > 0 && isfinite(c.bandwidth_gbps), "bw %g", c.bandwidth_gbps);
+  cr_expect(c.launch_us > 0 && isfinite(c.launch_us), "launch %g", c.launch_us);
+  cr_expect(c.empty_kernel_us > 0, "empty %g", c.empty_kernel_us);
+  cr_expect(c.timestamp_period_ns > 0);
+  cr_expect(c.timestamp_valid_bits > 0 && c.timestamp_valid_bits <= 64);
+  cr_expect_eq(oc__vulkan_characterize("device=15", true, &c), oc_status_invalid_argument);
+}
