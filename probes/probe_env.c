@@ -208,7 +208,7 @@ void oc_env_capture(struct oc_target *target, struct oc_env *env) {
   long online = sysconf(_SC_NPROCESSORS_ONLN);
   env->cores_online = online > 0 ? (int)online : -1;
 
-  int cpus[OC_MAX_CORES];
+  int cpus[OC_MAX_CORES] = {0};
   int n = oc__thread_cpus(cpus, OC_MAX_CORES);
   oc__format_cpus(cpus, n, env->affinity, sizeof env->affinity);
   char path[128];
@@ -239,7 +239,7 @@ void oc_env_capture(struct oc_target *target, struct oc_env *env) {
 }
 
 void oc_env_finish(struct oc_env *env) {
-  int cpus[OC_MAX_CORES];
+  int cpus[OC_MAX_CORES] = {0};
   int n = oc__thread_cpus(cpus, OC_MAX_CORES);
   char source[64];
   env->freq_mhz_after = read_freq(cpus, n, source, sizeof source);

@@ -294,7 +294,7 @@ static enum oc_status need_object(const json_t *json, const char *where) {
 enum oc_status oc_env_from_json(const json_t *j, const char *where, struct oc_env *e) {
   TRY(need_object(j, where));
   memset(e, 0, sizeof *e);
-  int64_t v;
+  int64_t v = 0;
   TRY(get_str(j, where, "cpu_model", true, e->cpu_model, sizeof e->cpu_model));
   TRY(get_str(j, where, "kernel", true, e->kernel, sizeof e->kernel));
   TRY(get_str(j, where, "target", true, e->target, sizeof e->target));
@@ -343,7 +343,7 @@ enum oc_status oc_probe_device_info_from_json(const json_t *j, const char *where
                                               struct oc_device_info *d) {
   TRY(need_object(j, where));
   memset(d, 0, sizeof *d);
-  int64_t v;
+  int64_t v = 0;
   TRY(get_str(j, where, "target", false, d->target, sizeof d->target));
   TRY(get_str(j, where, "name", false, d->name, sizeof d->name));
   TRY(get_str(j, where, "vendor", false, d->vendor, sizeof d->vendor));
@@ -407,7 +407,7 @@ enum oc_status oc_device_profile_from_json(const json_t *j, const char *where,
   TRY(get_str(peak, sub, "kernel_isa", false, p->kernel_isa, sizeof p->kernel_isa));
   TRY(get_positive(peak, sub, "gflops_one_core", &p->peak_gflops_one_core));
   TRY(get_positive(peak, sub, "gflops_all_cores", &p->peak_gflops_all_cores));
-  int64_t v;
+  int64_t v = 0;
   TRY(get_int(peak, sub, "cores_used", 1, OC_MAX_CORES, false, &v));
   p->cores_used = (int)v;
 

@@ -157,7 +157,7 @@ static void init_tsc(void) {
   }
   /* Spin (not sleep) 20 ms between the two pairs: a sleeping vCPU may be
    * descheduled, which does not matter to the rate but costs time. */
-  uint64_t tsc0, ns0, tsc1, ns1;
+  uint64_t tsc0 = 0, ns0 = 0, tsc1 = 0, ns1 = 0;
   tsc_pair(&tsc0, &ns0);
   do {
     tsc_pair(&tsc1, &ns1);
