@@ -8,5 +8,7 @@
 #include "opcost/target.h"
 #include "opcost/probe.h"
 #include "opcost/net.h"
+#include "opcost/space.h"
+#include "opcost/model.h"
 
 #endif
