@@ -3,6 +3,8 @@
  *       networks measured end to end
  *   opcost eval --lut LUT.db --cv kfold|family [...]    cross-validation of
  *       the whole fitting procedure (kernels, or networks with --nets)
+ *   opcost eval --lut LUT.db --nets MEASURED.jsonl      the plain LUT sum
+ *       (kernels + stored overhead, as `opcost predict --lut` computes it)
  * Prints MAPE, RMSPE, the share within +-5 % and +-10 %, the p95 and max
  * error, the share under-predicted, Kendall tau, Spearman rho and the
  * coverage of the prediction intervals. */
@@ -16,6 +18,7 @@ static const char *const help =
     "usage: opcost eval -m MODEL.json --nets MEASURED.jsonl [options] [NET.json...]\n"
     "       opcost eval --lut LUT.db --cv kfold|family [--nets MEASURED.jsonl] [options]\n"
     "                   [NET.json...]\n"
+    "       opcost eval --lut LUT.db --nets MEASURED.jsonl [--profile P] [NET.json...]\n"
     "\n"
     "With -m: predicts every network of MEASURED.jsonl (opcost net measure --save)\n"
     "with the model and compares. Networks measured on another device than the\n"
@@ -25,6 +28,9 @@ static const char *const help =
     "family held out at a time (family: the 'family' field of each line, else the\n"
     "name up to its first '-'); the LUT rows only held-out networks use are left\n"
     "out of the fit, so their kernels are unseen.\n"
+    "With --lut and --nets alone: the LUT sum (kernels + the stored overhead, as\n"
+    "'opcost predict --lut' computes it) against the measurements; kernels the LUT\n"
+    "lacks are filled from the roofline of --profile, or are an error without one.\n"
     "NET.json files resolve --nets lines that name a network by hash only.\n"
     "\n"
     "  -m, --model FILE     the model to evaluate\n"
@@ -197,6 +203,101 @@ done:
   return rc;
 }
 
+/* The LUT sum as a predictor: what nn-Meter-style kernel tables give before
+ * any model is fitted. */
+static int eval_lut_sum(const struct cli_train_args *a, char *const *files, int n_files, bool list,
+                        bool json) {
+  struct oc_lut *lut = NULL;
+  struct oc_lut_cache *cache = NULL;
+  struct oc_model_netset *nets = NULL;
+  struct oc_device_profile profile;
+  struct oc_lut_roofline roofline;
+  bool have_roofline = false;
+  double *pred = NULL, *meas = NULL;
+  int32_t *misses = NULL;
+  char fp[17];
+  int32_t threads = 0;
+  int rc = 0;
+  enum oc_status st = oc_lut_open(a->lut, oc_lut_read_only, &lut);
+  if (st == oc_status_ok)
+    st = oc_lut_resolve(lut, a->device, (int32_t)a->threads, fp, &threads);
+  if (st == oc_status_ok) st = oc_lut_cache_load(lut, fp, threads, &cache);
+  if (st == oc_status_ok && a->profile != NULL) {
+    st = oc_probe_profile_load(a->profile, &profile);
+    if (st == oc_status_ok) st = oc_lut_roofline_from_profile(&profile, threads, &roofline);
+    have_roofline = st == oc_status_ok;
+  }
+  if (st == oc_status_ok)
+    st = oc_model_netset_load(a->nets, (const char *const *)files, (size_t)n_files, &nets);
+  if (st != oc_status_ok) {
+    rc = cli_fail("eval", st);
+    goto done;
+  }
+  pred = calloc(nets->n + 1, sizeof *pred);
+  meas = calloc(nets->n + 1, sizeof *meas);
+  misses = calloc(nets->n + 1, sizeof *misses);
+  if (pred == NULL || meas == NULL || misses == NULL) {
+    rc = cli_fail("eval", oc_status_out_of_memory);
+    goto done;
+  }
+  int64_t total_misses = 0;
+  for (size_t i = 0; i < nets->n; i++) {
+    const struct oc_model_net_sample *s = &nets->items[i];
+    st = oc_lut_predict_us(cache, s->net, oc_lut_kernel, have_roofline ? &roofline : NULL,
+                           a->strict, &pred[i], &misses[i]);
+    if (st != oc_status_ok) {
+      fprintf(stderr, "opcost eval: network '%s': %s\n", s->name, oc_errmsg());
+      rc = oc_status_exit_code(st);
+      goto done;
+    }
+    meas[i] = s->measured_us;
+    total_misses += misses[i];
+  }
+  struct oc_model_metrics m;
+  st = oc_model_metrics_compute(pred, meas, NULL, NULL, nets->n, &m);
+  if (st != oc_status_ok) {
+    rc = cli_fail("eval", st);
+    goto done;
+  }
+  if (json) {
+    json_t *items = json_array();
+    for (size_t i = 0; i < nets->n; i++) {
+      const struct oc_model_net_sample *s = &nets->items[i];
+      json_array_append_new(items, json_pack("{s:s, s:s, s:f, s:f, s:i, s:f}", "name", s->name,
+                                             "family", s->family, "measured_us", meas[i],
+                                             "predicted_us", pred[i], "roofline_kernels",
+                                             (int)misses[i], "error",
+                                             (pred[i] - meas[i]) / meas[i]));
+    }
+    rc = cli_print_json(json_pack("{s:s, s:s, s:s, s:i, s:I, s:o, s:o}", "lut", a->lut, "nets",
+                                  a->nets, "fingerprint", fp, "threads", (int)threads,
+                                  "roofline_kernels", (json_int_t)total_misses, "metrics",
+                                  oc_model_metrics_to_json(&m), "networks", items));
+    goto done;
+  }
+  printf("LUT sum of %s (device %s, %d thread%s) on %zu networks of %s\n", a->lut, fp,
+         (int)threads, threads == 1 ? "" : "s", nets->n, a->nets);
+  if (total_misses > 0)
+    printf("  %lld kernel(s) missing from the LUT were filled from the roofline\n",
+           (long long)total_misses);
+  cli_print_metrics(stdout, "networks", &m);
+  if (list) {
+    printf("%-32s %-16s %12s %12s %8s\n", "network", "family", "measured us", "LUT sum us",
+           "error");
+    for (size_t i = 0; i < nets->n; i++)
+      printf("%-32s %-16s %12.1f %12.1f %+7.2f%%\n", nets->items[i].name, nets->items[i].family,
+             meas[i], pred[i], 100 * (pred[i] - meas[i]) / meas[i]);
+  }
+done:
+  free(pred);
+  free(meas);
+  free(misses);
+  oc_model_netset_free(nets);
+  oc_lut_cache_free(cache);
+  oc_lut_close(lut);
+  return rc;
+}
+
 int cli_cmd_eval(int argc, char **argv) {
   enum { opt_cv = 400, opt_list, opt_json };
   static const struct option longopts[] = {CLI_TRAIN_LONGOPTS,
@@ -233,8 +334,10 @@ int cli_cmd_eval(int argc, char **argv) {
     default: return cli_usage_error("eval", "unknown option");
     }
   }
+  if (model == NULL && cv_name == NULL && a.lut != NULL && a.nets != NULL)
+    return eval_lut_sum(&a, argv + optind, argc - optind, list, json);
   if ((model == NULL) == (cv_name == NULL))
-    return cli_usage_error("eval", "give either -m MODEL.json or --cv kfold|family");
+    return cli_usage_error("eval", "give -m MODEL.json, --cv kfold|family, or --lut with --nets");
   if (model != NULL) {
     if (a.nets == NULL) return cli_usage_error("eval", "-m needs --nets MEASURED.jsonl");
     if (a.lut != NULL) return cli_usage_error("eval", "--lut goes with --cv, not with -m");

@@ -1370,8 +1370,8 @@ static enum oc_status parse_root(struct loader *L) {
       used[sp->blocks[b].genes[i]] = true;
     }
     /* A depth gene is read by every block of its stages. */
-    int32_t stage = sp->blocks[b].stage;
-    int32_t dg = stage >= 0 ? sp->stages[stage].depth_gene : -1;
+    int32_t block_stage = sp->blocks[b].stage;
+    int32_t dg = block_stage >= 0 ? sp->stages[block_stage].depth_gene : -1;
     if (dg >= 0) {
       if (sp->last_block[dg] < b) sp->last_block[dg] = b;
       used[dg] = true;

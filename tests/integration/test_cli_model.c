@@ -374,3 +374,44 @@ Test(cli_model, fits_a_really_measured_lut) {
   cr_expect(us > 0 && isfinite(us), "%g", us);
   json_decref(p);
 }
+
+/* eval --lut --nets: the plain LUT sum against the measurements. Networks
+ * measured at 1.25 x their LUT sum give an error of exactly -20 % each. */
+Test(cli_model, eval_of_the_lut_sum) {
+  make_lut("lut.db", 1000);
+  char lines[16384] = "";
+  size_t len = 0;
+  static const int hs[] = {4, 8, 16};
+  for (int i = 0; i < 3; i++) {
+    char text[2048];
+    snprintf(text, sizeof text,
+             "{\"format\":\"opcost-net/1\",\"name\":\"plain-%d\",\"input\":{\"h\":%d,\"w\":%d,"
+             "\"c\":8},\"dtype\":\"f32\",\"layers\":[{\"op\":\"conv2d\",\"cout\":16,\"k\":3,"
+             "\"s\":1,\"act\":\"relu\"},{\"op\":\"conv2d\",\"cout\":16,\"k\":3,\"g\":16,\"s\":1,"
+             "\"act\":\"relu\"},{\"op\":\"gap\"}]}",
+             i, hs[i], hs[i]);
+    struct oc_net *net = NULL;
+    cr_assert_eq(oc_net_from_string(text, "plain", &net), oc_status_ok, "%s", oc_errmsg());
+    double sum = 0;
+    for (int k = 0; k < net->n_kernels; k++)
+      if (net->kernels[k].step == oc_net_step_op) sum += law_us(&net->kernels[k].op);
+    oc_net_free(net);
+    len += (size_t)snprintf(lines + len, sizeof lines - len,
+                            "{\"net\":%s,\"fingerprint\":\"%s\",\"threads\":1,"
+                            "\"stats\":{\"median_us\":%.6f}}\n",
+                            text, fp, 1.25 * sum);
+  }
+  write_file("plain.jsonl", lines);
+  json_t *ev = run_json("eval --lut lut.db --nets plain.jsonl --json%s", "");
+  json_t *m = json_object_get(ev, "metrics");
+  cr_expect_eq(json_integer_value(json_object_get(m, "n")), 3);
+  cr_expect_float_eq(json_number_value(json_object_get(m, "mape")), 0.2, 1e-6);
+  cr_expect_float_eq(json_number_value(json_object_get(m, "under")), 1.0, 1e-9);
+  cr_expect_float_eq(json_number_value(json_object_get(m, "spearman_rho")), 1.0, 1e-9);
+  cr_expect_eq(json_integer_value(json_object_get(ev, "roofline_kernels")), 0);
+  json_decref(ev);
+  /* Networks with a kernel the LUT lacks (fc) and no profile: an error naming one. */
+  make_nets();
+  cr_expect_neq(run("eval --lut lut.db --nets measured.jsonl"), 0);
+  cr_expect(strstr(err, "network 'alpha-0'") != NULL, "%s", err);
+}
