@@ -9,6 +9,9 @@
 #include "opcost/probe.h"
 #include "opcost/net.h"
 #include "opcost/space.h"
+#include "opcost/lut.h"
 #include "opcost/model.h"
+#include "opcost/search.h"
+#include "opcost/report.h"
 
 #endif
