@@ -228,6 +228,11 @@ static enum oc_status check_header(const char *path, off_t size) {
   if (f == NULL)
     return oc__fail(oc_status_io_error, "%s: cannot open: %s", path, strerror(errno));
   size_t got = fread(head, 1, sizeof head, f);
+  /* The size that matters is the one after the header was read: another
+   * process creating or checkpointing the file may have grown it since the
+   * caller's stat, and a stale size would look like truncation. */
+  struct stat now;
+  if (fstat(fileno(f), &now) == 0) size = now.st_size;
   fclose(f);
   if (got < sizeof magic || memcmp(head, magic, sizeof magic) != 0)
     return oc__fail(oc_status_incompatible,
@@ -379,6 +384,32 @@ static enum oc_status check_format(struct oc_lut *lut, bool create) {
   return query_int(lut, "SELECT count(*) FROM lut_row", &rows, "reading the rows");
 }
 
+/* Switches the file to WAL. Changing the journal mode answers SQLITE_BUSY at
+ * once, without the busy handler, while another process is switching or
+ * creating the same file (shards starting together), so retry here: bounded
+ * by the busy timeout, 10 ms apart. A file already in WAL is left alone. */
+static enum oc_status set_wal(struct oc_lut *lut) {
+  int rc = SQLITE_OK;
+  for (int waited_ms = 0;; waited_ms += 10) {
+    sqlite3_stmt *stmt = NULL;
+    rc = sqlite3_prepare_v2(lut->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+    if (rc == SQLITE_OK) {
+      rc = sqlite3_step(stmt);
+      if (rc == SQLITE_ROW) {
+        const unsigned char *mode = sqlite3_column_text(stmt, 0);
+        rc = mode != NULL && strcmp((const char *)mode, "wal") == 0 ? SQLITE_OK : SQLITE_BUSY;
+      }
+    }
+    sqlite3_finalize(stmt);
+    if ((rc & 0xff) != SQLITE_BUSY && (rc & 0xff) != SQLITE_LOCKED) break;
+    if (waited_ms >= OC_LUT_BUSY_TIMEOUT_MS) break;
+    struct timespec ts = {0, 10 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+  if (rc != SQLITE_OK && rc != SQLITE_DONE) return oc__lut_sqlfail(lut, rc, "PRAGMA journal_mode = WAL");
+  return oc_status_ok;
+}
+
 enum oc_status oc_lut_open(const char *path, enum oc_lut_mode mode, struct oc_lut **out) {
   enum oc_status st = oc_status_ok;
   struct oc_lut *lut = NULL;
@@ -417,7 +448,7 @@ enum oc_status oc_lut_open(const char *path, enum oc_lut_mode mode, struct oc_lu
   if (st != oc_status_ok) goto fail;
   if (!lut->read_only) {
     /* WAL lets shards write while others read; the mode is kept in the file. */
-    st = oc__lut_exec(lut, "PRAGMA journal_mode = WAL");
+    st = set_wal(lut);
     if (st == oc_status_ok) st = oc__lut_exec(lut, "PRAGMA synchronous = NORMAL");
     if (st != oc_status_ok) goto fail;
   }

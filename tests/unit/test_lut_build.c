@@ -344,7 +344,10 @@ static int child_build(int shard, int shards, int n) {
   struct oc_target *t = NULL;
   struct oc_lut *lut = NULL;
   if (oc_target_open("cpu", NULL, &t) != oc_status_ok) return 10;
-  if (oc_lut_open(path, oc_lut_create, &lut) != oc_status_ok) return 11;
+  if (oc_lut_open(path, oc_lut_create, &lut) != oc_status_ok) {
+    fprintf(stderr, "child open: %s\n", oc_errmsg());
+    return 11;
+  }
   struct oc_lut_plan *plan = wide_plan(n);
   if (plan == NULL) return 13;
   struct oc_measure_opts m = quick();
