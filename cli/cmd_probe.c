@@ -160,6 +160,20 @@ static void print_profile(const struct oc_device_profile *p) {
          p->device.fingerprint);
   printf("  %-10s %s; resolution %.1f ns, read %.1f ns\n", "timer", p->timer.name,
          p->timer.resolution_ns, p->timer.overhead_ns);
+  if (p->launch_us > 0) {
+    /* A GPU profile: the device as a whole, device memory, launch cost. */
+    printf("  %-10s %.1f GFLOP/s (%s FMA chains)\n", "peak", p->peak_gflops_all_cores,
+           p->kernel_isa);
+    printf("  %-10s %.1f GB/s device memory (buffer copy, read + write bytes)\n", "bandwidth",
+           p->dram_read_gbs_all_cores);
+    printf("  %-10s %.2f us per kernel, host enqueue to completion; empty kernel %.2f us on the "
+           "device timer\n",
+           "launch", p->launch_us, p->empty_kernel_us);
+    printf("  %-10s ridge %.2f FLOP/B\n", "roofline", p->ridge_all_cores);
+    print_env(&p->env);
+    printf("  %-10s %.1f s%s\n", "took", p->duration_s, p->quick ? " (quick)" : "");
+    return;
+  }
   printf("  %-10s %.1f GFLOP/s one core, %.1f GFLOP/s on %d core%s (%s FMA chains)\n", "peak",
          p->peak_gflops_one_core, p->peak_gflops_all_cores, p->cores_used,
          p->cores_used == 1 ? "" : "s", p->kernel_isa);

@@ -40,8 +40,9 @@ enum oc_status oc_lut_roofline_from_profile(const struct oc_device_profile *p, i
   r->peak_gflops = peak;
   r->bandwidth_gbs = bw;
   /* A CPU kernel starts with a call; its fixed cost is the timer's own
-   * floor, which the harness subtracts from LUT rows too. */
-  r->launch_us = 0;
+   * floor, which the harness subtracts from LUT rows too (launch_us is 0 in
+   * CPU profiles). A GPU kernel costs its measured launch. */
+  r->launch_us = isfinite(p->launch_us) && p->launch_us > 0 ? p->launch_us : 0;
   return oc_status_ok;
 }
 

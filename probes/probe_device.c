@@ -21,6 +21,13 @@
 
 #include "core/core.h"
 #include "probes/probe_internal.h"
+#include "targets/targets_internal.h"
+#ifdef OPCOST_WITH_OPENCL
+#include "targets/opencl/opencl.h"
+#endif
+#ifdef OPCOST_WITH_VULKAN
+#include "targets/vulkan/vulkan.h"
+#endif
 
 /* How long and how often each figure is measured. */
 struct plan {
@@ -329,6 +336,81 @@ static void step(struct step_counter *s, const char *what) {
 
 static int64_t round_lines(int64_t bytes) { return bytes < 128 ? 128 : bytes / 64 * 64; }
 
+#if defined(OPCOST_WITH_OPENCL) || defined(OPCOST_WITH_VULKAN)
+/* The profile of a GPU from its backend's characterization: peak FP32 FLOP/s,
+ * device-memory bandwidth (a buffer copy: read + write bytes over time, the
+ * figure a kernel streaming its tensors sees), launch overhead and an empty
+ * kernel's device time. One "level", DRAM; its latency is not measured. */
+static enum oc_status gpu_profile(struct oc_target *target, bool quick, double peak_gflops,
+                                  double bandwidth_gbs, double launch_us, double empty_kernel_us,
+                                  const char *kind, struct oc_device_profile *p) {
+  enum oc_status st = oc_target_describe(target, &p->device);
+  if (st != oc_status_ok) return st;
+  oc_env_capture(target, &p->env);
+  st = oc_probe_timer(oc_clock_auto, &p->timer);
+  if (st != oc_status_ok) return st;
+  if (!(peak_gflops > 0) || !(bandwidth_gbs > 0))
+    return oc__fail(oc_status_device_error,
+                    "target '%s': characterization gave no peak (%g GFLOP/s) or bandwidth (%g GB/s)",
+                    oc_target_name(target), peak_gflops, bandwidth_gbs);
+  p->quick = quick;
+  oc__strcpy(p->kernel_isa, sizeof p->kernel_isa, kind);
+  p->cores_used = 1; /* the device as a whole */
+  p->peak_gflops_one_core = peak_gflops;
+  p->peak_gflops_all_cores = peak_gflops;
+  p->dram_read_gbs_all_cores = bandwidth_gbs;
+  p->ridge_all_cores = peak_gflops / bandwidth_gbs;
+  p->n_levels = 1;
+  struct oc_memory_level *l = &p->levels[0];
+  oc__strcpy(l->name, sizeof l->name, "DRAM");
+  l->size_bytes = 0;
+  l->working_set = 1; /* not reported by the backends; the copy exceeds their caches */
+  l->read_gbs = bandwidth_gbs;
+  l->copy_gbs = bandwidth_gbs;
+  l->latency_ns = NAN;
+  l->ridge_flops_per_byte = peak_gflops / bandwidth_gbs;
+  p->launch_us = launch_us > 0 ? launch_us : 0;
+  p->empty_kernel_us = empty_kernel_us > 0 ? empty_kernel_us : 0;
+  return oc_status_ok;
+}
+#endif
+
+static enum oc_status gpu_device(struct oc_target *target, bool quick,
+                                 struct oc_device_profile *p) {
+  const char *name = oc_target_name(target);
+  double start = oc__now_s();
+  enum oc_status st = oc_status_unsupported;
+  (void)quick;
+#ifdef OPCOST_WITH_OPENCL
+  if (strcmp(name, "opencl") == 0) {
+    struct oc__opencl_characteristics c;
+    memset(&c, 0, sizeof c);
+    st = oc__opencl_characterize_state(oc__target_state(target), quick, &c);
+    if (st == oc_status_ok)
+      st = gpu_profile(target, quick, c.peak_gflops, c.bandwidth_gbps, c.launch_us,
+                       c.empty_kernel_us, "opencl", p);
+  }
+#endif
+#ifdef OPCOST_WITH_VULKAN
+  if (strcmp(name, "vulkan") == 0) {
+    struct oc__vulkan_characteristics c;
+    memset(&c, 0, sizeof c);
+    st = oc__vk_characterize_state(oc__target_state(target), quick, &c);
+    if (st == oc_status_ok)
+      st = gpu_profile(target, quick, c.peak_gflops, c.bandwidth_gbps, c.launch_us,
+                       c.empty_kernel_us, "vulkan", p);
+  }
+#endif
+  if (st == oc_status_unsupported && oc_errmsg()[0] == '\0')
+    return oc__fail(oc_status_unsupported,
+                    "target '%s' has no device characterization (supported: cpu, ref, opencl, "
+                    "vulkan)",
+                    name);
+  if (st == oc_status_ok) oc_env_finish(&p->env);
+  p->duration_s = oc__now_s() - start;
+  return st;
+}
+
 enum oc_status oc_probe_device(struct oc_target *target, const struct oc_device_opts *opts,
                                struct oc_device_profile *p) {
   float *buf = NULL;
@@ -336,12 +418,13 @@ enum oc_status oc_probe_device(struct oc_target *target, const struct oc_device_
   int n_all_bufs = 0;
   enum oc_status st = oc_status_ok;
   const char *name = oc_target_name(target);
-  if (strcmp(name, "cpu") != 0 && strcmp(name, "ref") != 0)
-    return oc__fail(oc_status_unsupported,
-                    "target '%s' has no device characterization (supported: cpu, ref)", name);
-  double start = oc__now_s();
   memset(p, 0, sizeof *p);
   bool quick = opts != NULL && opts->quick;
+  if (strcmp(name, "cpu") != 0 && strcmp(name, "ref") != 0) {
+    oc_errclear();
+    return gpu_device(target, quick, p);
+  }
+  double start = oc__now_s();
   struct plan plan = quick ? (struct plan){0.005, 3, 4} : (struct plan){0.03, 7, 2};
   p->quick = quick;
   st = oc_target_describe(target, &p->device);
@@ -465,6 +548,7 @@ enum oc_status oc_probe_device(struct oc_target *target, const struct oc_device_
 done:
   oc__aligned_free(buf);
   for (int i = 0; i < n_all_bufs; i++) oc__aligned_free(all_bufs[i]);
+  if (st == oc_status_ok) oc_env_finish(&p->env);
   p->duration_s = oc__now_s() - start;
   return st;
 }

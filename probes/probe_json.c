@@ -221,6 +221,8 @@ json_t *oc_device_profile_to_json(const struct oc_device_profile *p) {
   put(roof, "peak_gflops_all_cores", num(p->peak_gflops_all_cores), &ok);
   put(roof, "dram_read_gbs_all_cores", num(p->dram_read_gbs_all_cores), &ok);
   put(roof, "ridge_all_cores_flops_per_byte", num(p->ridge_all_cores), &ok);
+  put(roof, "launch_us", num(p->launch_us), &ok);
+  put(roof, "empty_kernel_us", num(p->empty_kernel_us), &ok);
   put(o, "roofline", roof, &ok);
   return finish(o, ok);
 }
@@ -443,7 +445,11 @@ enum oc_status oc_device_profile_from_json(const json_t *j, const char *where,
     TRY(get_int(row, sub, "working_set", 1, INT64_MAX, false, &l->working_set));
     TRY(get_positive(row, sub, "read_gbs", &l->read_gbs));
     TRY(get_positive(row, sub, "copy_gbs", &l->copy_gbs));
-    TRY(get_positive(row, sub, "latency_ns", &l->latency_ns));
+    /* null: not measured (device memory of a GPU). */
+    TRY(get_num(row, sub, "latency_ns", true, &l->latency_ns));
+    if (!isnan(l->latency_ns) && !(l->latency_ns > 0 && isfinite(l->latency_ns)))
+      return oc__fail(oc_status_invalid_argument, "%s: field 'latency_ns': value %g must be > 0",
+                      sub, l->latency_ns);
     TRY(get_positive(row, sub, "ridge_flops_per_byte", &l->ridge_flops_per_byte));
     p->n_levels++;
   }
@@ -453,6 +459,15 @@ enum oc_status oc_device_profile_from_json(const json_t *j, const char *where,
   TRY(need_object(roof, sub));
   TRY(get_positive(roof, sub, "dram_read_gbs_all_cores", &p->dram_read_gbs_all_cores));
   TRY(get_positive(roof, sub, "ridge_all_cores_flops_per_byte", &p->ridge_all_cores));
+  /* Optional (profiles of CPUs may lack them): absent or null is 0. */
+  TRY(get_num(roof, sub, "launch_us", true, &p->launch_us));
+  TRY(get_num(roof, sub, "empty_kernel_us", true, &p->empty_kernel_us));
+  if (isnan(p->launch_us)) p->launch_us = 0;
+  if (isnan(p->empty_kernel_us)) p->empty_kernel_us = 0;
+  if (p->launch_us < 0 || p->empty_kernel_us < 0 || !isfinite(p->launch_us) ||
+      !isfinite(p->empty_kernel_us))
+    return oc__fail(oc_status_invalid_argument, "%s: launch_us and empty_kernel_us must be >= 0",
+                    sub);
   return oc_status_ok;
 }
 

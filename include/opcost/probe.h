@@ -308,6 +308,12 @@ struct oc_device_profile {
   struct oc_bandwidth_point points[OC_PROFILE_MAX_POINTS];
   int n_levels;
   struct oc_memory_level levels[OC_PROFILE_MAX_LEVELS];
+  /* GPUs (opencl, vulkan): the fixed cost of one kernel, host enqueue to
+   * completion, and an empty kernel's device time; 0 when not measured (CPU
+   * profiles). A GPU profile has one level, "DRAM" (device memory, measured
+   * by a buffer copy), whose load-to-use latency is unknown (NaN). */
+  double launch_us;
+  double empty_kernel_us;
   double duration_s;
 };
 
@@ -322,7 +328,9 @@ struct oc_device_opts {
  * on all cores (the target's pinned cores, or every core the process may
  * use), read and copy bandwidth over a sweep of working sets, load-to-use
  * latency per cache level, the timer, and the roofline these imply.
- * Supported for the host-CPU targets (cpu, ref); unsupported for others. */
+ * Supported for the host-CPU targets (cpu, ref) and, when built, the GPU
+ * targets (opencl, vulkan: peak, device-memory bandwidth, launch overhead);
+ * unsupported for others. */
 enum oc_status oc_probe_device(struct oc_target *target, const struct oc_device_opts *opts,
                                struct oc_device_profile *profile);
 

@@ -22,6 +22,8 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "opcost/lut.h"
+#include "opcost/probe.h"
 #include "opcost/target.h"
 #include "targets/ref/ref.h"
 #include "targets/targets_internal.h"
@@ -454,4 +456,42 @@ Test(vulkan, characterization_measures_the_device) {
   cr_expect(c.timestamp_period_ns > 0);
   cr_expect(c.timestamp_valid_bits > 0 && c.timestamp_valid_bits <= 64);
   cr_expect_eq(oc__vulkan_characterize("device=15", true, &c), oc_status_invalid_argument);
+}
+
+/* ---- opcost probe device on the GPU ---------------------------------------- */
+
+/* The profile of a GPU: peak, device-memory bandwidth, launch overhead, a
+ * single DRAM level without a latency; it survives a save/load round trip
+ * and gives the LUT roofline its launch cost. */
+Test(vulkan_profile, probe_device_gives_a_gpu_roofline) {
+  need_device();
+  struct oc_target *t = NULL;
+  cr_assert_eq(oc_target_open("vulkan", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  struct oc_device_opts o = {.quick = true};
+  struct oc_device_profile *p = calloc(2, sizeof *p);
+  cr_assert_not_null(p);
+  cr_assert_eq(oc_probe_device(t, &o, &p[0]), oc_status_ok, "%s", oc_errmsg());
+  cr_expect_gt(p[0].peak_gflops_all_cores, 0);
+  cr_expect_gt(p[0].dram_read_gbs_all_cores, 0);
+  cr_expect_gt(p[0].launch_us, 0);
+  cr_expect_str_eq(p[0].kernel_isa, "vulkan");
+  cr_expect_eq(p[0].n_levels, 1);
+  cr_expect(isnan(p[0].levels[0].latency_ns));
+  cr_expect_float_eq(p[0].ridge_all_cores,
+                     p[0].peak_gflops_all_cores / p[0].dram_read_gbs_all_cores, 1e-9);
+  char path[] = "/tmp/opcost-test-gpu-profile-XXXXXX";
+  int fd = mkstemp(path);
+  cr_assert_geq(fd, 0);
+  close(fd);
+  cr_assert_eq(oc_probe_profile_save(&p[0], path), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_probe_profile_load(path, &p[1]), oc_status_ok, "%s", oc_errmsg());
+  unlink(path);
+  cr_expect_float_eq(p[1].launch_us, p[0].launch_us, 1e-9 * p[0].launch_us);
+  cr_expect_float_eq(p[1].peak_gflops_all_cores, p[0].peak_gflops_all_cores, 1e-6);
+  cr_expect(isnan(p[1].levels[0].latency_ns));
+  struct oc_lut_roofline r;
+  cr_assert_eq(oc_lut_roofline_from_profile(&p[1], 1, &r), oc_status_ok, "%s", oc_errmsg());
+  cr_expect_float_eq(r.launch_us, p[0].launch_us, 1e-9 * p[0].launch_us);
+  free(p);
+  oc_target_close(t);
 }
