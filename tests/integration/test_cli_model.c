@@ -20,58 +20,13 @@
 #include <sys/wait.h>
 
 #include "opcost/model.h"
+#include "tests/integration/cli_test.h"
 
-static char dir[256];
-static char *out, *err;
+static void setup(void) { cli_test_setup("model"); }
 
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/opcost-cli-model-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  out = err = NULL;
-}
-
-static void teardown(void) {
-  free(out);
-  free(err);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_expect_eq(system(cmd), 0);
-}
+static void teardown(void) { cli_test_teardown(); }
 
 TestSuite(cli_model, .init = setup, .fini = teardown, .timeout = 120);
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "%s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = calloc((size_t)n + 1, 1);
-  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  return buf;
-}
-
-/* Runs `opcost ARGS` in the test directory; stdout/stderr into out/err. */
-static int run(const char *fmt, ...) {
-  const char *bin = getenv("OPCOST");
-  cr_assert_not_null(bin, "OPCOST is not set");
-  char args[3072], cmd[4096], path[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s > out.txt 2> err.txt", dir, bin, args);
-  int status = system(cmd);
-  cr_assert(WIFEXITED(status));
-  free(out);
-  free(err);
-  snprintf(path, sizeof path, "%s/out.txt", dir);
-  out = slurp(path);
-  snprintf(path, sizeof path, "%s/err.txt", dir);
-  err = slurp(path);
-  return WEXITSTATUS(status);
-}
 
 static json_t *run_json(const char *fmt, const char *arg) {
   int rc = run(fmt, arg);
@@ -80,15 +35,6 @@ static json_t *run_json(const char *fmt, const char *arg) {
   json_t *j = json_loads(out, 0, &e);
   cr_assert_not_null(j, "not JSON (%s): %s", e.text, out);
   return j;
-}
-
-static void write_file(const char *name, const char *text) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", dir, name);
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fputs(text, f);
-  fclose(f);
 }
 
 static const char *const fp = "00000000c0ffee01";

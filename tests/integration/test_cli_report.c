@@ -21,58 +21,13 @@
 
 #include "opcost/report.h"
 #include "tests/integration/test_cli_report_fixture.h"
+#include "tests/integration/cli_test.h"
 
-static char dir[256];
-static char *out, *err;
+static void setup(void) { cli_test_setup("report"); }
 
-static void setup(void) {
-  snprintf(dir, sizeof dir, "/tmp/opcost-cli-report-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
-  out = err = NULL;
-}
-
-static void teardown(void) {
-  free(out);
-  free(err);
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  cr_expect_eq(system(cmd), 0);
-}
+static void teardown(void) { cli_test_teardown(); }
 
 TestSuite(cli_report, .init = setup, .fini = teardown, .timeout = 240);
-
-static char *slurp(const char *path) {
-  FILE *f = fopen(path, "rb");
-  cr_assert_not_null(f, "cannot open %s", path);
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *buf = calloc((size_t)n + 1, 1);
-  cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  return buf;
-}
-
-/* Runs `opcost ARGS` in the test directory; stdout/stderr into out/err. */
-static int run(const char *fmt, ...) {
-  const char *bin = getenv("OPCOST");
-  cr_assert_not_null(bin, "OPCOST is not set");
-  char args[4096], cmd[5000], path[512];
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(args, sizeof args, fmt, ap);
-  va_end(ap);
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s > out.txt 2> err.txt", dir, bin, args);
-  int status = system(cmd);
-  cr_assert(WIFEXITED(status));
-  free(out);
-  free(err);
-  snprintf(path, sizeof path, "%s/out.txt", dir);
-  out = slurp(path);
-  snprintf(path, sizeof path, "%s/err.txt", dir);
-  err = slurp(path);
-  return WEXITSTATUS(status);
-}
 
 static size_t count(const char *hay, const char *needle) {
   size_t n = 0, len = strlen(needle);
