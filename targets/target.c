@@ -233,3 +233,28 @@ void *oc__target_state(const struct oc_target *t) { return t->state; }
 void *oc__target_kernel_impl(const struct oc_kernel *kernel) {
   return kernel->is_net ? NULL : kernel->impl;
 }
+
+bool oc__target_f32_int_indexed(const char *target, const char *kernels, const struct oc_op *op,
+                                char *why, size_t why_len) {
+  if (why_len > 0) why[0] = '\0';
+  if (op->dtype != oc_dtype_f32) {
+    oc__strfmt(why, why_len, "dtype %s is not implemented by %s", oc_dtype_name(op->dtype),
+               target);
+    return false;
+  }
+  struct oc_op_shapes sh;
+  if (oc_op_shapes(op, &sh) != oc_status_ok) {
+    oc__strfmt(why, why_len, "%s", oc_errmsg());
+    return false;
+  }
+  int64_t sizes[OC_MAX_INPUTS + 3] = {oc_tensor_elems(&sh.output), sh.weight_elems, sh.bias_elems};
+  for (int i = 0; i < sh.n_inputs; i++) sizes[3 + i] = oc_tensor_elems(&sh.input[i]);
+  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+    if (sizes[i] > INT32_MAX) {
+      oc__strfmt(why, why_len, "a tensor of %lld elements exceeds the %s' 2^31-1 index",
+                 (long long)sizes[i], kernels);
+      return false;
+    }
+  }
+  return true;
+}

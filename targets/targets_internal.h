@@ -26,4 +26,11 @@ enum oc_status oc__host_pin(const struct oc_target_opts *opts);
 void *oc__target_state(const struct oc_target *target);
 void *oc__target_kernel_impl(const struct oc_kernel *kernel);
 
+/* supports() of a backend whose kernels run f32 only and index tensors with
+ * 32-bit ints (the GPU backends): false, with why, for another dtype or a
+ * tensor of 2^31 elements or more. `kernels` names them in the message
+ * ("kernels", "shaders"). */
+bool oc__target_f32_int_indexed(const char *target, const char *kernels, const struct oc_op *op,
+                                char *why, size_t why_len);
+
 #endif

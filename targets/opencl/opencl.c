@@ -424,27 +424,8 @@ static enum oc_status opencl_describe(void *state, struct oc_device_info *info) 
 
 static bool opencl_supports(void *state, const struct oc_op *op, char *why, size_t why_len) {
   (void)state;
-  if (why_len > 0) why[0] = '\0';
-  if (op->dtype != oc_dtype_f32) {
-    oc__strfmt(why, why_len, "dtype %s is not implemented by opencl", oc_dtype_name(op->dtype));
-    return false;
-  }
   /* Kernels index with int: every tensor must have fewer than 2^31 elements. */
-  struct oc_op_shapes sh;
-  if (oc_op_shapes(op, &sh) != oc_status_ok) {
-    oc__strfmt(why, why_len, "%s", oc_errmsg());
-    return false;
-  }
-  int64_t sizes[OC_MAX_INPUTS + 3] = {oc_tensor_elems(&sh.output), sh.weight_elems, sh.bias_elems};
-  for (int i = 0; i < sh.n_inputs; i++) sizes[3 + i] = oc_tensor_elems(&sh.input[i]);
-  for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
-    if (sizes[i] > INT32_MAX) {
-      oc__strfmt(why, why_len, "a tensor of %lld elements exceeds the kernels' 2^31-1 index",
-                 (long long)sizes[i]);
-      return false;
-    }
-  }
-  return true;
+  return oc__target_f32_int_indexed("opencl", "kernels", op, why, why_len);
 }
 
 static enum oc_status opencl_prepare(void *state, const struct oc_op *op,
