@@ -53,6 +53,17 @@ void oc__strcpy(char *dst, size_t size, const char *src);
 /* Parses a whole decimal integer in [min, max]; false on junk or range. */
 bool oc__parse_i64(const char *text, int64_t min, int64_t max, int64_t *out);
 
+/* opcost's per-user cache directory: override when non-empty, else
+ * $XDG_CACHE_HOME/opcost, else $HOME/.cache/opcost; created (with its
+ * parents) when missing. false when there is none or it cannot be made. */
+bool oc__cache_dir(const char *override, char *dir, size_t size);
+/* A whole file of 1..max_bytes bytes, NUL-terminated (malloc'd; *size
+ * excludes the NUL); NULL when missing, empty, larger or unreadable. */
+void *oc__read_file(const char *path, long max_bytes, size_t *size);
+/* Writes data to path through a temporary file renamed into place, so a
+ * reader never sees half a file; false on failure (nothing left behind). */
+bool oc__write_file_atomic(const char *path, const void *data, size_t size);
+
 /* Aligned allocation that oc__aligned_free releases; NULL on failure. */
 void *oc__aligned_alloc(size_t alignment, size_t size);
 void oc__aligned_free(void *ptr);

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "core/core.h"
 
@@ -111,3 +113,63 @@ void *oc__aligned_alloc(size_t alignment, size_t size) {
 }
 
 void oc__aligned_free(void *ptr) { free(ptr); }
+
+static bool make_dirs(const char *path) {
+  char buf[512];
+  if (!oc__strfmt(buf, sizeof buf, "%s", path)) return false;
+  for (char *p = buf + 1; *p; p++) {
+    if (*p != '/') continue;
+    *p = '\0';
+    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
+    *p = '/';
+  }
+  return mkdir(buf, 0755) == 0 || errno == EEXIST;
+}
+
+bool oc__cache_dir(const char *override, char *dir, size_t size) {
+  const char *xdg = getenv("XDG_CACHE_HOME");
+  const char *home = getenv("HOME");
+  bool ok;
+  if (override != NULL && override[0])
+    ok = oc__strfmt(dir, size, "%s", override);
+  else if (xdg && xdg[0] == '/')
+    ok = oc__strfmt(dir, size, "%s/opcost", xdg);
+  else if (home && home[0] == '/')
+    ok = oc__strfmt(dir, size, "%s/.cache/opcost", home);
+  else
+    return false;
+  return ok && make_dirs(dir);
+}
+
+void *oc__read_file(const char *path, long max_bytes, size_t *size) {
+  FILE *f = fopen(path, "rb");
+  void *data = NULL;
+  long len = -1;
+  if (f == NULL) return NULL;
+  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
+  if (len <= 0 || len > max_bytes || fseek(f, 0, SEEK_SET) != 0) goto done;
+  data = malloc((size_t)len + 1);
+  if (data == NULL) goto done;
+  if (fread(data, 1, (size_t)len, f) != (size_t)len) {
+    free(data);
+    data = NULL;
+    goto done;
+  }
+  ((char *)data)[len] = '\0';
+  *size = (size_t)len;
+done:
+  fclose(f);
+  return data;
+}
+
+bool oc__write_file_atomic(const char *path, const void *data, size_t size) {
+  char tmp[600];
+  if (!oc__strfmt(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())) return false;
+  FILE *f = fopen(tmp, "wb");
+  if (f == NULL) return false;
+  bool ok = fwrite(data, 1, size, f) == size;
+  ok = (fclose(f) == 0) && ok;
+  if (ok) ok = rename(tmp, path) == 0;
+  if (!ok) remove(tmp);
+  return ok;
+}

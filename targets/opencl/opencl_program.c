@@ -85,66 +85,9 @@ enum oc_status oc__opencl_build(struct ocl_state *s, const char *source, const c
 
 /* ---- cache files ----------------------------------------------------------- */
 
-static bool make_dirs(const char *path) {
-  char buf[512];
-  if (!oc__strfmt(buf, sizeof buf, "%s", path)) return false;
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST;
-}
-
 /* The cache directory, created if needed; false when there is none. */
 static bool cache_dir(const struct ocl_state *s, char *dir, size_t size) {
-  if (!s->use_cache) return false;
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  const char *home = getenv("HOME");
-  bool ok;
-  if (s->cache_dir[0])
-    ok = oc__strfmt(dir, size, "%s", s->cache_dir);
-  else if (xdg && xdg[0] == '/')
-    ok = oc__strfmt(dir, size, "%s/opcost", xdg);
-  else if (home && home[0] == '/')
-    ok = oc__strfmt(dir, size, "%s/.cache/opcost", home);
-  else
-    return false;
-  return ok && make_dirs(dir);
-}
-
-static void *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  void *data = NULL;
-  long len = -1;
-  if (f == NULL) return NULL;
-  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-  if (len <= 0 || len > OCL_CACHE_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0) goto done;
-  data = malloc((size_t)len + 1);
-  if (data == NULL) goto done;
-  if (fread(data, 1, (size_t)len, f) != (size_t)len) {
-    free(data);
-    data = NULL;
-    goto done;
-  }
-  ((char *)data)[len] = '\0';
-  *size = (size_t)len;
-done:
-  fclose(f);
-  return data;
-}
-
-static bool write_file(const char *path, const void *data, size_t size) {
-  char tmp[600];
-  if (!oc__strfmt(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())) return false;
-  FILE *f = fopen(tmp, "wb");
-  if (f == NULL) return false;
-  bool ok = fwrite(data, 1, size, f) == size;
-  ok = (fclose(f) == 0) && ok;
-  if (ok) ok = rename(tmp, path) == 0;
-  if (!ok) remove(tmp);
-  return ok;
+  return s->use_cache && oc__cache_dir(s->cache_dir, dir, size);
 }
 
 static uint64_t cache_key(const struct ocl_state *s, const char *options) {
@@ -161,7 +104,7 @@ static uint64_t cache_key(const struct ocl_state *s, const char *options) {
 
 static bool load_binary(struct ocl_state *s, const char *path, const char *options) {
   size_t size = 0;
-  unsigned char *bin = read_file(path, &size);
+  unsigned char *bin = oc__read_file(path, OCL_CACHE_MAX_BYTES, &size);
   if (bin == NULL) return false;
   cl_int err = CL_SUCCESS, bin_status = CL_SUCCESS;
   const unsigned char *bins[1] = {bin};
@@ -190,7 +133,7 @@ static void save_binary(const struct ocl_state *s, const char *path) {
   if (bin == NULL) return;
   unsigned char *bins[1] = {bin};
   if (clGetProgramInfo(s->program, CL_PROGRAM_BINARIES, sizeof bins, bins, NULL) == CL_SUCCESS)
-    write_file(path, bin, size);
+    oc__write_file_atomic(path, bin, size);
   free(bin);
 }
 
@@ -235,7 +178,7 @@ static void save_tuning(const char *path, const struct ocl_tuning *t) {
                  "dw_local %zu %zu\new_local %zu\nrows_local %zu\n",
                  t->gemm_tiled, t->gemm_local[0], t->gemm_local[1], t->img_local[0],
                  t->img_local[1], t->dw_local[0], t->dw_local[1], t->ew_local, t->rows_local))
-    write_file(path, text, strlen(text));
+    oc__write_file_atomic(path, text, strlen(text));
 }
 
 enum oc_status oc__opencl_load_program(struct ocl_state *s) {
@@ -262,7 +205,7 @@ enum oc_status oc__opencl_load_program(struct ocl_state *s) {
   oc__opencl_default_tuning(s, &s->tuning);
   if (!s->tune) return oc_status_ok;
   size_t size = 0;
-  char *text = cached ? read_file(tune_path, &size) : NULL;
+  char *text = cached ? oc__read_file(tune_path, OCL_CACHE_MAX_BYTES, &size) : NULL;
   struct ocl_tuning t = s->tuning;
   if (text != NULL && parse_tuning(text, &t)) {
     s->tuning = t;

@@ -276,68 +276,11 @@ enum oc_status oc__vk_pipeline(struct vk_state *s, enum vk_shader_id shader, con
 
 /* ---- cache files ----------------------------------------------------------- */
 
-static bool make_dirs(const char *path) {
-  char buf[512];
-  if (!oc__strfmt(buf, sizeof buf, "%s", path)) return false;
-  for (char *p = buf + 1; *p; p++) {
-    if (*p != '/') continue;
-    *p = '\0';
-    if (mkdir(buf, 0755) != 0 && errno != EEXIST) return false;
-    *p = '/';
-  }
-  return mkdir(buf, 0755) == 0 || errno == EEXIST;
-}
-
 static bool cache_path(const struct vk_state *s, const char *suffix, char *path, size_t size) {
-  if (!s->use_cache) return false;
   char dir[512];
-  const char *xdg = getenv("XDG_CACHE_HOME");
-  const char *home = getenv("HOME");
-  bool ok;
-  if (s->cache_dir[0])
-    ok = oc__strfmt(dir, sizeof dir, "%s", s->cache_dir);
-  else if (xdg && xdg[0] == '/')
-    ok = oc__strfmt(dir, sizeof dir, "%s/opcost", xdg);
-  else if (home && home[0] == '/')
-    ok = oc__strfmt(dir, sizeof dir, "%s/.cache/opcost", home);
-  else
-    return false;
-  return ok && make_dirs(dir) &&
+  return s->use_cache && oc__cache_dir(s->cache_dir, dir, sizeof dir) &&
          oc__strfmt(path, size, "%s/vulkan-%016llx.%s", dir, (unsigned long long)s->cache_key,
                     suffix);
-}
-
-static void *read_file(const char *path, size_t *size) {
-  FILE *f = fopen(path, "rb");
-  void *data = NULL;
-  long len = -1;
-  if (f == NULL) return NULL;
-  if (fseek(f, 0, SEEK_END) == 0) len = ftell(f);
-  if (len <= 0 || len > VK_CACHE_MAX_BYTES || fseek(f, 0, SEEK_SET) != 0) goto done;
-  data = malloc((size_t)len + 1);
-  if (data == NULL) goto done;
-  if (fread(data, 1, (size_t)len, f) != (size_t)len) {
-    free(data);
-    data = NULL;
-    goto done;
-  }
-  ((char *)data)[len] = '\0';
-  *size = (size_t)len;
-done:
-  fclose(f);
-  return data;
-}
-
-static bool write_file(const char *path, const void *data, size_t size) {
-  char tmp[600];
-  if (!oc__strfmt(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid())) return false;
-  FILE *f = fopen(tmp, "wb");
-  if (f == NULL) return false;
-  bool ok = fwrite(data, 1, size, f) == size;
-  ok = (fclose(f) == 0) && ok;
-  if (ok) ok = rename(tmp, path) == 0;
-  if (!ok) remove(tmp);
-  return ok;
 }
 
 static uint64_t cache_key(const struct vk_state *s) {
@@ -392,7 +335,7 @@ static void save_tuning(const char *path, const struct vk_tuning *t) {
                  t->gemm_tiled, (unsigned)t->gemm_local[0], (unsigned)t->gemm_local[1],
                  (unsigned)t->img_local[0], (unsigned)t->img_local[1], (unsigned)t->dw_local[0],
                  (unsigned)t->dw_local[1], (unsigned)t->ew_local, (unsigned)t->rows_local))
-    write_file(path, text, strlen(text));
+    oc__write_file_atomic(path, text, strlen(text));
 }
 
 enum oc_status oc__vk_load_cache(struct vk_state *s) {
@@ -401,7 +344,9 @@ enum oc_status oc__vk_load_cache(struct vk_state *s) {
   s->cache_key = cache_key(s);
   s->pipeline_cache_loaded = false;
   s->tuning_from_cache = false;
-  void *data = cache_path(s, "pipelines", path, sizeof path) ? read_file(path, &size) : NULL;
+  void *data = cache_path(s, "pipelines", path, sizeof path)
+                   ? oc__read_file(path, VK_CACHE_MAX_BYTES, &size)
+                   : NULL;
   VkPipelineCacheCreateInfo info = {
       .sType = VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO,
       .initialDataSize = data ? size : 0,
@@ -425,7 +370,9 @@ enum oc_status oc__vk_load_cache(struct vk_state *s) {
   oc__vk_default_tuning(s, &s->tuning);
   if (!s->tune) return oc_status_ok;
   struct vk_tuning t = s->tuning;
-  char *text = cache_path(s, "tune", path, sizeof path) ? read_file(path, &size) : NULL;
+  char *text = cache_path(s, "tune", path, sizeof path)
+                   ? oc__read_file(path, VK_CACHE_MAX_BYTES, &size)
+                   : NULL;
   if (text != NULL && parse_tuning(text, &t)) {
     s->tuning = t;
     s->tuning_from_cache = true;
@@ -450,7 +397,7 @@ void oc__vk_save_pipeline_cache(struct vk_state *s) {
   if (data == NULL) return;
   if (vkGetPipelineCacheData(s->device, s->pipeline_cache, &size, data) == VK_SUCCESS &&
       cache_path(s, "pipelines", path, sizeof path))
-    write_file(path, data, size);
+    oc__write_file_atomic(path, data, size);
   free(data);
 }
 

@@ -1,6 +1,8 @@
 /* test_core.c - status table, error messages, checked arithmetic, hashing
  * and the reproducible RNG. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "core/core.h"
@@ -72,4 +74,26 @@ Test(core, hash_is_fnv1a) {
   /* FNV-1a 64 of "a" is 0xaf63dc4c8601ec8c (the published test vector). */
   cr_assert_eq(oc__hash64_str(OC__HASH_SEED, "a"), UINT64_C(0xaf63dc4c8601ec8c));
   cr_assert_eq(oc__hash64_str(OC__HASH_SEED, ""), OC__HASH_SEED);
+}
+
+Test(core, cache_dir_and_atomic_files) {
+  char root[] = "/tmp/opcost-test-core-XXXXXX";
+  cr_assert_not_null(mkdtemp(root));
+  char want[600], dir[600], path[700];
+  snprintf(want, sizeof want, "%s/a/b/opcost", root);
+  cr_assert(oc__cache_dir(want, dir, sizeof dir), "nested override is created");
+  cr_assert_str_eq(dir, want);
+  snprintf(path, sizeof path, "%s/x.bin", dir);
+  size_t size = 0;
+  cr_assert_null(oc__read_file(path, 100, &size), "missing file");
+  cr_assert(oc__write_file_atomic(path, "hello", 5));
+  char *text = oc__read_file(path, 100, &size);
+  cr_assert_not_null(text);
+  cr_assert_eq(size, 5);
+  cr_assert_str_eq(text, "hello");
+  free(text);
+  cr_assert_null(oc__read_file(path, 4, &size), "larger than the limit");
+  char cmd[700];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+  cr_assert_eq(system(cmd), 0);
 }
