@@ -337,10 +337,11 @@ static enum oc_status create_schema(struct oc_lut *lut) {
   return st;
 }
 
-/* Is this an opcost LUT of a version we read? Creates the schema in an empty
- * file when create is set. */
-static enum oc_status check_format(struct oc_lut *lut, bool create) {
-  int64_t version = 0, has_meta = 0, tables = 0;
+/* Is this an opcost LUT of a version we read? Reads one snapshot: another
+ * process may be creating the schema in the same file at this moment, and
+ * separate reads could see the file before and after its commit. */
+static enum oc_status check_snapshot(struct oc_lut *lut, int64_t *tables) {
+  int64_t version = 0, has_meta = 0;
   enum oc_status st = query_int(lut, "PRAGMA user_version", &version, "reading the schema version");
   if (st != oc_status_ok) return st;
   if (version > OC_LUT_SCHEMA_VERSION)
@@ -348,19 +349,11 @@ static enum oc_status check_format(struct oc_lut *lut, bool create) {
                     "%s: LUT schema version %lld is newer than this opcost reads (%d); "
                     "use a newer opcost",
                     lut->path, (long long)version, OC_LUT_SCHEMA_VERSION);
-  st = query_int(lut, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
-                 &has_meta, "reading the schema");
+  st = query_int(lut, "SELECT count(*) FROM sqlite_schema", tables, "reading the schema");
   if (st == oc_status_ok)
-    st = query_int(lut, "SELECT count(*) FROM sqlite_schema", &tables, "reading the schema");
-  if (st != oc_status_ok) return st;
-  if (tables == 0) {
-    if (!create)
-      return oc__fail(oc_status_incompatible, "%s: an empty SQLite database, not an opcost LUT",
-                      lut->path);
-    st = create_schema(lut);
-    if (st != oc_status_ok) return st;
-    return check_format(lut, false);
-  }
+    st = query_int(lut, "SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta'",
+                   &has_meta, "reading the schema");
+  if (st != oc_status_ok || *tables == 0) return st;
   if (!has_meta)
     return oc__fail(oc_status_incompatible,
                     "%s: an SQLite database but not an opcost LUT (no table 'meta' with "
@@ -382,6 +375,24 @@ static enum oc_status check_format(struct oc_lut *lut, bool create) {
    * row table's index once (cheap) so that damage is reported at open. */
   int64_t rows = 0;
   return query_int(lut, "SELECT count(*) FROM lut_row", &rows, "reading the rows");
+}
+
+/* Creates the schema in an empty file when create is set. */
+static enum oc_status check_format(struct oc_lut *lut, bool create) {
+  int64_t tables = 0;
+  enum oc_status st = oc__lut_exec(lut, "BEGIN");
+  if (st != oc_status_ok) return st;
+  st = check_snapshot(lut, &tables);
+  /* get_meta's statement is kept prepared; reset it so the read ends. */
+  if (lut->stmts[lut_stmt_get_meta]) sqlite3_reset(lut->stmts[lut_stmt_get_meta]);
+  sqlite3_exec(lut->db, "COMMIT", NULL, NULL, NULL);
+  if (st != oc_status_ok || tables > 0) return st;
+  if (!create)
+    return oc__fail(oc_status_incompatible, "%s: an empty SQLite database, not an opcost LUT",
+                    lut->path);
+  st = create_schema(lut);
+  if (st != oc_status_ok) return st;
+  return check_format(lut, false);
 }
 
 /* Switches the file to WAL. Changing the journal mode answers SQLITE_BUSY at

@@ -471,11 +471,17 @@ Test(lut, resolve_device_and_threads) {
  * overlap on half their keys. */
 static int writer(int id) {
   struct oc_lut *lut = NULL;
-  if (oc_lut_open(path, oc_lut_create, &lut) != oc_status_ok) return 10;
+  if (oc_lut_open(path, oc_lut_create, &lut) != oc_status_ok) {
+    fprintf(stderr, "writer %d: %s\n", id, oc_errmsg());
+    return 10;
+  }
   struct oc_lut_device d = {.info_json = "{}"};
   strcpy(d.fingerprint, fp1);
   strcpy(d.target, "cpu");
-  if (oc_lut_put_device(lut, &d) != oc_status_ok) return 11;
+  if (oc_lut_put_device(lut, &d) != oc_status_ok) {
+    fprintf(stderr, "writer %d: %s\n", id, oc_errmsg());
+    return 11;
+  }
   int first = id * KEYS_PER_WRITER / 2;
   for (int c = first + 1; c <= first + KEYS_PER_WRITER; c++) {
     struct oc_lut_row r = row_of(fp1, conv_key(c), c);
