@@ -36,6 +36,15 @@ static void td_num(struct oc__rbuf *o, const char *fmt, double v) {
   oc__rbuf_puts(o, "</td>");
 }
 
+/* A Markdown table cell: " | value", or " | -" when the value is unknown. */
+static void md_num(struct oc__rbuf *o, const char *fmt, double v) {
+  oc__rbuf_puts(o, " | ");
+  if (isfinite(v))
+    oc__rbuf_printf(o, fmt, v);
+  else
+    oc__rbuf_puts(o, "-");
+}
+
 static void card_row(struct oc__report *r, const char *label, const char *value) {
   oc__rbuf_printf(&r->html, "<dt>%s</dt><dd>", label);
   oc__rbuf_html(&r->html, value && value[0] ? value : "unknown");
@@ -287,9 +296,12 @@ enum oc_status oc__report_device(struct oc__report *r) {
       td_num(&r->html, "%.2f", lv->latency_ns);
       td_num(&r->html, "%.2f", lv->ridge_flops_per_byte);
       oc__rbuf_puts(&r->html, "</tr>");
-      oc__rbuf_printf(&r->md, "| %s | %s | %.1f | %.1f | %.2f | %.2f |\n", lv->name,
-                      lv->size_bytes > 0 ? a : "-", lv->read_gbs, lv->copy_gbs, lv->latency_ns,
-                      lv->ridge_flops_per_byte);
+      oc__rbuf_printf(&r->md, "| %s | %s", lv->name, lv->size_bytes > 0 ? a : "-");
+      md_num(&r->md, "%.1f", lv->read_gbs);
+      md_num(&r->md, "%.1f", lv->copy_gbs);
+      md_num(&r->md, "%.2f", lv->latency_ns);
+      md_num(&r->md, "%.2f", lv->ridge_flops_per_byte);
+      oc__rbuf_puts(&r->md, " |\n");
     }
     oc__rbuf_puts(&r->html, "</table>\n");
     oc__rbuf_puts(&r->md, "\n");
@@ -384,7 +396,12 @@ enum oc_status oc__report_ops(struct oc__report *r) {
       oc__rbuf_puts(&r->html, "</tr>");
       oc__rbuf_puts(&r->md, "| ");
       oc__rbuf_md(&r->md, cls[c].name);
-      oc__rbuf_printf(&r->md, " | %zu | %.2f | %.2f | %.2f | %.2f |\n", cls[c].n, lo, med, hi, g);
+      oc__rbuf_printf(&r->md, " | %zu", cls[c].n);
+      md_num(&r->md, "%.2f", lo);
+      md_num(&r->md, "%.2f", med);
+      md_num(&r->md, "%.2f", hi);
+      md_num(&r->md, "%.2f", g);
+      oc__rbuf_puts(&r->md, " |\n");
     }
     oc__rbuf_puts(&r->html, "</table>\n");
   }
@@ -864,17 +881,15 @@ static void metrics_row(struct oc__report *r, const char *name, const struct oc_
   oc__rbuf_puts(&r->html, "</tr>");
   oc__rbuf_puts(&r->md, "| ");
   oc__rbuf_md(&r->md, name);
-  oc__rbuf_printf(&r->md, " | %zu | %.1f %% | %.1f %% | %.1f %% | %.1f %% | %.1f %% |", m->n,
-                  100 * m->mape, 100 * m->within5, 100 * m->within10, 100 * m->p95_ape,
-                  100 * m->under);
-  if (isfinite(m->kendall_tau))
-    oc__rbuf_printf(&r->md, " %.3f |", m->kendall_tau);
-  else
-    oc__rbuf_puts(&r->md, " - |");
-  if (isfinite(m->coverage))
-    oc__rbuf_printf(&r->md, " %.1f %% |\n", 100 * m->coverage);
-  else
-    oc__rbuf_puts(&r->md, " - |\n");
+  oc__rbuf_printf(&r->md, " | %zu", m->n);
+  md_num(&r->md, "%.1f %%", 100 * m->mape);
+  md_num(&r->md, "%.1f %%", 100 * m->within5);
+  md_num(&r->md, "%.1f %%", 100 * m->within10);
+  md_num(&r->md, "%.1f %%", 100 * m->p95_ape);
+  md_num(&r->md, "%.1f %%", 100 * m->under);
+  md_num(&r->md, "%.3f", m->kendall_tau);
+  md_num(&r->md, "%.1f %%", 100 * m->coverage);
+  oc__rbuf_puts(&r->md, " |\n");
 }
 
 static void given_metrics(const json_t *j, struct oc_model_metrics *m) {

@@ -140,6 +140,9 @@ Test(cli_report, a_report_from_every_input_and_from_each_alone) {
   cr_assert_null(strchr(md, '<'), "raw markup in the Markdown");
   cr_assert(strstr(md, "&lt;script&gt;") != NULL);
   cr_assert(strstr(md, "## Search") != NULL);
+  /* Unknown values print as "-", never as printf's nan or inf. */
+  cr_assert_null(strstr(md, "nan |"), "nan in the Markdown");
+  cr_assert_null(strstr(md, "inf |"), "inf in the Markdown");
   free(md);
   snprintf(path, sizeof path, "%s/all_data/predicted-measured.csv", dir);
   char *csv = slurp(path);
