@@ -297,6 +297,8 @@ static void block_key(const struct oc_net *net, struct oc_net_layer *l) {
   case oc_net_block_transformer_layer:
     key_append(key, size, " h=%d w=%d c=%d heads=%d mlp=%d act=%s", (int)in->h, (int)in->w,
                (int)in->c, (int)a->heads, (int)a->mlp, oc_act_name(a->act));
+    /* Heads narrower or wider than c/heads: the attention width differs. */
+    if ((int64_t)a->heads * a->head_dim != in->c) key_append(key, size, " dh=%d", (int)a->head_dim);
     break;
   case oc_net_block_patch_embed:
     key_append(key, size, " h=%d w=%d cin=%d dim=%d p=%d cls=%d pos=%d", (int)in->h,
@@ -489,10 +491,20 @@ static enum oc_status expand_transformer(struct expand *x, struct oc_net_layer *
     return layer_fail(x, oc_status_invalid_argument, "%lld tokens, more than %d",
                       (long long)tokens64, OC_FIELD_VALUE_MAX);
   int32_t tokens = (int32_t)tokens64;
-  if (dim % a->heads != 0)
+  if (a->head_dim == 0 && dim % a->heads != 0)
     return layer_fail(x, oc_status_invalid_argument,
-                      "field 'heads': value '%d' does not divide the width c=%d", (int)a->heads,
-                      (int)dim);
+                      "field 'heads': value '%d' does not divide the width c=%d (give "
+                      "'head_dim' for heads of another width)",
+                      (int)a->heads, (int)dim);
+  if (a->head_dim == 0) a->head_dim = dim / a->heads;
+  /* The attention width: q, k and v each have heads x head_dim channels. */
+  int64_t aw64 = (int64_t)a->heads * a->head_dim;
+  if (3 * aw64 > OC_FIELD_VALUE_MAX)
+    return layer_fail(x, oc_status_invalid_argument,
+                      "fields 'heads' x 'head_dim': %d x %d gives q, k and v %lld channels, "
+                      "more than %d",
+                      (int)a->heads, (int)a->head_dim, (long long)(3 * aw64), OC_FIELD_VALUE_MAX);
+  int32_t aw = (int32_t)aw64;
   if (a->mlp == 0) {
     double hidden = floor(dim * a->mlp_ratio + 0.5);
     if (hidden < 1 || hidden > OC_FIELD_VALUE_MAX)
@@ -502,19 +514,21 @@ static enum oc_status expand_transformer(struct expand *x, struct oc_net_layer *
     a->mlp = (int32_t)hidden;
   }
   a->mlp_ratio = (double)a->mlp / dim;
-  int32_t heads = a->heads, dh = dim / heads;
+  int32_t heads = a->heads, dh = a->head_dim;
+  struct oc_tensor_shape merged_shape = is;
+  merged_shape.c = aw;
   int32_t ln1, qkv, q, k, v, scores, probs, ctx, merged, proj, x1, ln2, hidden, mlp_out;
   struct oc_tensor_shape per_head = shape4(heads, tokens, dh);
   struct oc_tensor_shape score_shape = shape4(heads, tokens, tokens);
   struct oc_op op;
   enum oc_status st = hwc_op(x, oc_op_layernorm, in, -1, oc_act_none, 0, 0, &ln1);
-  if (st == oc_status_ok) st = fc(x, ln1, 3 * dim, oc_act_none, &qkv);
+  if (st == oc_status_ok) st = fc(x, ln1, 3 * aw, oc_act_none, &qkv);
   if (st == oc_status_ok)
     st = emit_move(x, oc_net_step_heads_split, qkv, -1, per_head, heads, 0, &q);
   if (st == oc_status_ok)
-    st = emit_move(x, oc_net_step_heads_split, qkv, -1, per_head, heads, dim, &k);
+    st = emit_move(x, oc_net_step_heads_split, qkv, -1, per_head, heads, aw, &k);
   if (st == oc_status_ok)
-    st = emit_move(x, oc_net_step_heads_split, qkv, -1, per_head, heads, 2 * dim, &v);
+    st = emit_move(x, oc_net_step_heads_split, qkv, -1, per_head, heads, 2 * aw, &v);
   if (st != oc_status_ok) return st;
   oc_op_init(&op, oc_op_matmul, x->net->dtype);
   op.b = heads;
@@ -531,7 +545,7 @@ static enum oc_status expand_transformer(struct expand *x, struct oc_net_layer *
   op.k = tokens;
   op.n = dh;
   st = emit_op(x, &op, probs, v, &per_head, &ctx);
-  if (st == oc_status_ok) st = emit_move(x, oc_net_step_heads_merge, ctx, -1, is, heads, 0, &merged);
+  if (st == oc_status_ok) st = emit_move(x, oc_net_step_heads_merge, ctx, -1, merged_shape, heads, 0, &merged);
   if (st == oc_status_ok) st = fc(x, merged, dim, oc_act_none, &proj);
   if (st == oc_status_ok) st = add2(x, in, proj, oc_act_none, &x1);
   if (st == oc_status_ok) st = hwc_op(x, oc_op_layernorm, x1, -1, oc_act_none, 0, 0, &ln2);

@@ -66,7 +66,8 @@ static int layer_args(json_t *o, const struct oc_net_layer *l) {
           set_str(o, "act", oc_act_name(a->act));
     break;
   case oc_net_block_transformer_layer:
-    rc |= set_int(o, "heads", a->heads) | set_int(o, "mlp", a->mlp) |
+    rc |= set_int(o, "heads", a->heads) | set_int(o, "head_dim", a->head_dim) |
+          set_int(o, "mlp", a->mlp) |
           set_str(o, "act", oc_act_name(a->act));
     break;
   case oc_net_block_patch_embed:

@@ -32,6 +32,7 @@ static const struct field_def field_defs[] = {
     {"se_act", ft_act, 0, 0},      {"se_gate", ft_act, 0, 0},      {"heads", ft_int, 1, VMAX},
     {"mlp_ratio", ft_num, 0.01, 64}, {"mlp", ft_int, 1, VMAX},     {"p", ft_int, 1, 255},
     {"dim", ft_int, 1, VMAX},      {"cls", ft_int, 0, 1},          {"pos", ft_int, 0, 1},
+    {"head_dim", ft_int, 1, VMAX},
     {"cell", ft_str, 0, 0},        {"pad", ft_str, 0, 0},          {"ceil", ft_bool, 0, 0},
 };
 #define N_FIELDS (sizeof field_defs / sizeof field_defs[0])
@@ -66,7 +67,7 @@ static const struct kind_def kind_defs[] = {
     {"bottleneck", oc_net_block_bottleneck, oc_op_conv2d, 1, "cout mid s act", ""},
     {"basic", oc_net_block_basic, oc_op_conv2d, 1, "cout s act", "cout"},
     {"transformer_layer", oc_net_block_transformer_layer, oc_op_conv2d, 1,
-     "heads mlp_ratio mlp act", "heads"},
+     "heads head_dim mlp_ratio mlp act", "heads"},
     {"patch_embed", oc_net_block_patch_embed, oc_op_conv2d, 1, "p dim cls pos", "p dim"},
     {"nb201_cell", oc_net_block_nb201_cell, oc_op_conv2d, 1, "cell", "cell"},
 };
@@ -154,6 +155,7 @@ static enum oc_status store_field(struct oc_net_args *a, const char *name, doubl
   else if (strcmp(name, "se_act") == 0) a->se_act = act;
   else if (strcmp(name, "se_gate") == 0) a->se_gate = act;
   else if (strcmp(name, "heads") == 0) a->heads = ival;
+  else if (strcmp(name, "head_dim") == 0) a->head_dim = ival;
   else if (strcmp(name, "mlp_ratio") == 0) a->mlp_ratio = num;
   else if (strcmp(name, "mlp") == 0) a->mlp = ival;
   else if (strcmp(name, "p") == 0) a->p = ival;

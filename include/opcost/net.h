@@ -149,6 +149,8 @@ struct oc_net_args {
   enum oc_act se_act;       /* default relu */
   enum oc_act se_gate;      /* default sigmoid */
   int32_t heads;            /* transformer_layer */
+  int32_t head_dim;         /* transformer_layer: width of one head; after
+                               defaults the width / heads */
   double mlp_ratio;         /* transformer_layer, default 4 */
   int32_t mlp;              /* MLP hidden width after defaults */
   int32_t p;                /* patch_embed: patch size */

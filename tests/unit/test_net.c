@@ -261,6 +261,43 @@ Test(net_expand, patch_embed_and_transformer_layer) {
   oc_net_free(net);
 }
 
+/* head_dim: heads of their own width, so the attention width A = heads x
+ * head_dim differs from the layer width (DyNAS-T's and AutoFormer's 64-wide
+ * heads). */
+Test(net_expand, transformer_layer_with_head_dim) {
+  struct oc_net *net = load_ok(NET_HEAD "{\"h\":1,\"w\":17,\"c\":64},\"layers\":["
+                               "{\"op\":\"transformer_layer\",\"heads\":5,\"head_dim\":8}]}");
+  const char *const layer[] = {
+      "layernorm.f32 h=1 w=17 c=64",
+      "fc.f32 m=17 cin=64 cout=120 act=none",
+      "heads_split",
+      "heads_split",
+      "heads_split",
+      "matmul.f32 b=5 m=17 k=8 n=17 tb=1",
+      "softmax.f32 h=5 w=17 c=17",
+      "matmul.f32 b=5 m=17 k=17 n=8 tb=0",
+      "heads_merge",
+      "fc.f32 m=17 cin=40 cout=64 act=none",
+      "add.f32 h=1 w=17 c=64 act=none",
+      "layernorm.f32 h=1 w=17 c=64",
+      "fc.f32 m=17 cin=64 cout=256 act=gelu",
+      "fc.f32 m=17 cin=256 cout=64 act=none",
+      "add.f32 h=1 w=17 c=64 act=none",
+  };
+  expect_kernels(net, 0, layer, 15);
+  cr_expect_str_eq(net->layers[0].key,
+                   "transformer_layer.f32 h=1 w=17 c=64 heads=5 mlp=256 act=gelu dh=8");
+  cr_expect_eq(net->layers[0].output.c, 64);
+  int64_t t = 17, d = 64, a = 40;
+  cr_expect_eq(net->layers[0].cost.macs, t * d * 3 * a + 2 * t * t * a + t * a * d + 2 * t * d * 4 * d);
+  oc_net_free(net);
+  /* head_dim equal to c / heads is the default: the same key as without it. */
+  net = load_ok(NET_HEAD "{\"h\":1,\"w\":17,\"c\":64},\"layers\":["
+                "{\"op\":\"transformer_layer\",\"heads\":4,\"head_dim\":16}]}");
+  cr_expect_str_eq(net->layers[0].key, "transformer_layer.f32 h=1 w=17 c=64 heads=4 mlp=256 act=gelu");
+  oc_net_free(net);
+}
+
 Test(net_expand, nb201_cells) {
   struct oc_net *net = load_ok(
       NET_HEAD "{\"h\":8,\"w\":8,\"c\":16},\"layers\":["
@@ -453,6 +490,8 @@ Test(net_errors, zero_negative_and_wrong_type) {
              "field 'cout' is missing", NULL);
   load_fails(ONE_LAYER("{\"op\":\"transformer_layer\",\"heads\":3}"), oc_status_invalid_argument,
              "field 'heads': value '3'", "c=4");
+  load_fails(ONE_LAYER("{\"op\":\"transformer_layer\",\"heads\":2,\"head_dim\":0}"),
+             oc_status_invalid_argument, "field 'head_dim': value '0'", NULL);
 }
 
 Test(net_errors, only_same_padding) {

@@ -42,6 +42,7 @@ static const char *const vit_net =
     "{\"op\":\"patch_embed\",\"p\":4,\"dim\":24,\"cls\":1,\"pos\":1},"
     "{\"op\":\"transformer_layer\",\"heads\":3,\"mlp_ratio\":2},"
     "{\"op\":\"transformer_layer\",\"heads\":2,\"act\":\"swish\"},"
+    "{\"op\":\"transformer_layer\",\"heads\":4,\"head_dim\":5},"
     "{\"op\":\"layernorm\"},"
     "{\"op\":\"gap\"},"
     "{\"op\":\"fc\",\"cout\":5}]}";

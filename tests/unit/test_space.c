@@ -77,8 +77,9 @@ struct size_case {
  *   proxylessnas-mobile 6^6 x 7^15 (first blocks have no zero)
  *   fbnet              9^22
  *   autoformer-t       3 x (4^12 + 4^13 + 4^14);    vectors 3 x 3 x 4^14
- *   vit-base-elastic   9^10 + 9^11 + 9^12;          vectors 3 x 9^12
- *   bert-base-elastic  9^6 + ... + 9^12;            vectors 7 x 9^12 */
+ *   vit-base-elastic   12^10 + 12^11 + 12^12;       vectors 3 x 12^12
+ *   bert-base-elastic  12^6 + ... + 12^12;          vectors 7 x 12^12
+ *                      (4 heads x 3 MLP widths per layer) */
 static const struct size_case size_cases[] = {
     {"ofa-mbv3-w1.0", "543966387314312146275", "73857817663770842466075"},
     {"ofa-mbv3-w1.2", "543966387314312146275", "73857817663770842466075"},
@@ -89,8 +90,8 @@ static const struct size_case size_cases[] = {
     {"proxylessnas-mobile", "221502229807900608", "221502229807900608"},
     {"fbnet", "984770902183611232881", "984770902183611232881"},
     {"autoformer-t", "1056964608", "2415919104"},
-    {"vit-base-elastic", "317297380491", "847288609443"},
-    {"bert-base-elastic", "317733162111", "1977006755367"},
+    {"vit-base-elastic", "9721026183168", "26748301344768"},
+    {"bert-base-elastic", "9726654763008", "62412703137792"},
 };
 
 Test(space, builtin_sizes_are_exact) {
