@@ -2,7 +2,7 @@
  * line.
  *   build     measure the unique ops of a space or networks into a store
  *   show      what a store holds (devices, counts, rows)
- *   export    rows as CSV or JSON Lines
+ *   export    rows as CSV, JSON Lines or an OFA/ProxylessNAS YAML table
  *   import    CSV, JSON Lines, or OFA/ProxylessNAS YAML tables into a store
  *   merge     stores into one (shards of a fleet build)
  *   diff      per-op ratios between two devices or two builds
@@ -23,8 +23,9 @@ static const char *const help =
     "usage: opcost lut build -t TARGET (-s SPACE [--resolutions R,...] | NET.json... |\n"
     "                        --key KEY...) -o LUT.db [options]\n"
     "       opcost lut show LUT.db [--rows] [--device FP] [--threads N] [--kind K] [--json]\n"
-    "       opcost lut export LUT.db [--format csv|jsonl] [-o FILE] [--device FP]\n"
-    "                         [--threads N] [--kind K]\n"
+    "       opcost lut export LUT.db [--format csv|jsonl|yaml] [-o FILE] [--device FP]\n"
+    "                         [--threads N] [--kind K] [--family proxyless|mbv3]\n"
+    "                         [--unit-us U]\n"
     "       opcost lut import LUT.db FILE... [--format csv|jsonl|yaml] [--on-duplicate P]\n"
     "                         [--device-name NAME] [--fingerprint FP] [--target T]\n"
     "                         [--threads N] [--unit-us U] [--family proxyless|mbv3]\n"
@@ -60,6 +61,11 @@ static const char *const help =
     "  --flag-ratio R         merge: flag duplicates whose medians differ by more than\n"
     "                         this ratio (default 1.1; 0 = never)\n"
     "  --unit-us U            YAML: microseconds per unit of 'mean' (default 1000: ms)\n"
+    "  --family F             YAML: proxyless or mbv3 (OFA MobileNetV3) key grammar;\n"
+    "                         default: mbv3 when blocks have SE or h-swish\n"
+    "export --format yaml writes one device as the latency table OFA's and\n"
+    "ProxylessNAS's LatencyEstimator read (blocks, first/last convs, pooling,\n"
+    "classifier; mean = median); rows with no such key are counted on stderr.\n"
     "  --json                 machine-readable output\n"
     "  -h, --help             this text\n";
 
@@ -543,7 +549,8 @@ static int lut_show(struct args *a) {
 /* ---- export ---- */
 
 static int lut_export(struct args *a) {
-  static const int allowed[] = {'o', opt_format, opt_device, opt_threads, opt_kind};
+  static const int allowed[] = {'o',       opt_format, opt_device, opt_threads,
+                                opt_kind,  opt_family, opt_unit_us};
   int rc = only(a, allowed, sizeof allowed / sizeof allowed[0]);
   if (rc) return rc;
   if (a->n_pos != 1) return usage("%s", "lut export takes one LUT file");
@@ -552,25 +559,65 @@ static int lut_export(struct args *a) {
   if (a->format) st = oc_lut_format_from_name(a->format, &format);
   else if (a->output) st = oc_lut_format_of_path(a->output, &format);
   if (st != oc_status_ok) return fail("export", st);
-  if (format == oc_lut_format_yaml)
-    return usage("%s", "--format: export writes csv or jsonl (yaml is import only)");
+  bool yaml = format == oc_lut_format_yaml;
+  if (!yaml && (a->family || a->unit_us > 0))
+    return usage("%s", "--family and --unit-us belong to --format yaml");
+  if (yaml && a->kind) return usage("%s", "--kind: a YAML table takes every kind it can hold");
   struct oc_lut *lut = NULL;
   st = open_lut(a->pos[0], oc_lut_read_only, &lut);
   if (st != oc_status_ok) return fail("export", st);
+  /* A file is written beside its final name and renamed when complete:
+   * a failed export leaves no partial file behind. */
   FILE *out = stdout;
-  if (a->output && (out = fopen(a->output, "w")) == NULL) {
-    fprintf(stderr, "opcost lut export: %s: cannot write: %s\n", a->output, strerror(errno));
-    oc_lut_close(lut);
-    return oc_status_exit_code(oc_status_io_error);
+  char tmp[4200] = "";
+  if (a->output) {
+    int fd = -1;
+    int n = snprintf(tmp, sizeof tmp, "%s.part-XXXXXX", a->output);
+    if (n > 0 && (size_t)n < sizeof tmp) fd = mkstemp(tmp);
+    if (fd < 0 || (out = fdopen(fd, "w")) == NULL) {
+      fprintf(stderr, "opcost lut export: %s: cannot write: %s\n", a->output, strerror(errno));
+      if (fd >= 0) {
+        close(fd);
+        remove(tmp);
+      }
+      oc_lut_close(lut);
+      return oc_status_exit_code(oc_status_io_error);
+    }
   }
-  struct oc_lut_filter filter = {a->device, (int32_t)a->threads, a->kind};
-  st = oc_lut_export(lut, &filter, format, out, a->output ? a->output : "(stdout)");
-  if (out != stdout && fclose(out) != 0 && st == oc_status_ok) {
-    fprintf(stderr, "opcost lut export: %s: write failed: %s\n", a->output, strerror(errno));
+  const char *name = a->output ? a->output : "(stdout)";
+  struct oc_lut_yaml_report rep;
+  if (yaml) {
+    st = oc_lut_export_yaml(lut, a->device, (int32_t)a->threads, a->family, a->unit_us, out,
+                            name, &rep);
+  } else {
+    struct oc_lut_filter filter = {a->device, (int32_t)a->threads, a->kind};
+    st = oc_lut_export(lut, &filter, format, out, name);
+  }
+  if (out != stdout) {
+    if (fclose(out) != 0 && st == oc_status_ok) {
+      fprintf(stderr, "opcost lut export: %s: write failed: %s\n", a->output, strerror(errno));
+      st = oc_status_io_error;
+    }
+    if (st == oc_status_ok && rename(tmp, a->output) != 0) {
+      fprintf(stderr, "opcost lut export: %s: cannot write: %s\n", a->output, strerror(errno));
+      st = oc_status_io_error;
+    }
+    if (st != oc_status_ok) remove(tmp);
+  } else if (fflush(stdout) != 0 && st == oc_status_ok) {
     st = oc_status_io_error;
   }
   oc_lut_close(lut);
-  return st == oc_status_ok ? 0 : fail("export", st);
+  if (st != oc_status_ok) return fail("export", st);
+  if (yaml) {
+    fprintf(stderr, "%lld rows of device %s (%d thread%s) as %s table", (long long)rep.written,
+            rep.fingerprint, (int)rep.threads, rep.threads == 1 ? "" : "s",
+            strcmp(rep.family, "mbv3") == 0 ? "an OFA MobileNetV3" : "a ProxylessNAS");
+    if (rep.skipped > 0)
+      fprintf(stderr, "; %lld rows have no key in such a table (first: %s)",
+              (long long)rep.skipped, rep.first_skipped);
+    fputs("\n", stderr);
+  }
+  return 0;
 }
 
 /* ---- import ---- */

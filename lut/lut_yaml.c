@@ -484,3 +484,154 @@ done:
   fclose(f);
   return st;
 }
+
+/* ---- export ---- */
+
+/* One "name=value" field of an opcost key ("" when absent). */
+static bool key_field(const char *key, const char *name, char *value, size_t size) {
+  size_t n = strlen(name);
+  for (const char *p = strchr(key, ' '); p != NULL; p = strchr(p + 1, ' ')) {
+    if (strncmp(p + 1, name, n) != 0 || p[1 + n] != '=') continue;
+    const char *v = p + 2 + n;
+    size_t len = strcspn(v, " ");
+    if (len == 0 || len >= size) return false;
+    memcpy(value, v, len);
+    value[len] = '\0';
+    return true;
+  }
+  value[0] = '\0';
+  return false;
+}
+
+static int32_t key_int(const char *key, const char *name) {
+  char text[32];
+  int64_t v = 0;
+  if (!key_field(key, name, text, sizeof text) || !oc__parse_i64(text, 0, OC_FIELD_VALUE_MAX, &v))
+    return -1;
+  return (int32_t)v;
+}
+
+static int32_t ceil_div(int32_t a, int32_t b) { return (a + b - 1) / b; }
+
+/* The table key a LUT row would have in an OFA (mbv3) or ProxylessNAS
+ * table, before the check that it maps back: "" when the kind has none. */
+static void ofa_candidate(const char *key, bool mbv3, char *out, size_t size) {
+  out[0] = '\0';
+  char act[16];
+  key_field(key, "act", act, sizeof act);
+  int32_t h = key_int(key, "h"), w = key_int(key, "w"), s = key_int(key, "s");
+  if (strncmp(key, "mbconv.f32 ", 11) == 0) {
+    int32_t cin = key_int(key, "cin"), cout = key_int(key, "cout"), k = key_int(key, "k");
+    int32_t mid = key_int(key, "mid"), se = key_int(key, "se");
+    char e[32];
+    if (mid < 0 && key_field(key, "e", e, sizeof e))
+      mid = oc_net_make_divisible((double)cin * atof(e), 8);
+    if (h < 1 || w < 1 || cin < 1 || cout < 1 || k < 1 || s < 1 || mid < 1 || se < 0) return;
+    int idskip = s == 1 && cin == cout;
+    if (mbv3) {
+      oc__strfmt(out, size,
+                 "expanded_conv-input:%dx%dx%d-output:%dx%dx%d-expand:%d-kernel:%d-stride:%d-"
+                 "idskip:%d-se:%d-hs:%d",
+                 (int)h, (int)w, (int)cin, (int)ceil_div(h, s), (int)ceil_div(w, s), (int)cout,
+                 (int)mid, (int)k, (int)s, idskip, (int)se, strcmp(act, "hswish") == 0);
+    } else if (mid % cin == 0) {
+      oc__strfmt(out, size,
+                 "expanded_conv-input:%dx%dx%d-output:%dx%dx%d-expand:%d-kernel:%d-stride:%d-"
+                 "idskip:%d",
+                 (int)h, (int)w, (int)cin, (int)ceil_div(h, s), (int)ceil_div(w, s), (int)cout,
+                 (int)(mid / cin), (int)k, (int)s, idskip);
+    }
+  } else if (strncmp(key, "conv2d.f32 ", 11) == 0) {
+    int32_t cin = key_int(key, "cin"), cout = key_int(key, "cout"), k = key_int(key, "k");
+    if (h < 1 || w < 1 || cin < 1 || cout < 1 || s < 1) return;
+    const char *type = k == 3 ? "Conv" : k != 1 ? NULL : h == 1 && w == 1 ? "Conv_2" : "Conv_1";
+    if (type)
+      oc__strfmt(out, size, "%s-input:%dx%dx%d-output:%dx%dx%d", type, (int)h, (int)w, (int)cin,
+                 (int)ceil_div(h, s), (int)ceil_div(w, s), (int)cout);
+  } else if (strncmp(key, "gap.f32 ", 8) == 0) {
+    int32_t c = key_int(key, "c");
+    if (h >= 1 && w >= 1 && c >= 1)
+      oc__strfmt(out, size, "AvgPool2D-input:%dx%dx%d-output:1x1x%d", (int)h, (int)w, (int)c,
+                 (int)c);
+  } else if (strncmp(key, "fc.f32 ", 7) == 0) {
+    int32_t m = key_int(key, "m"), cin = key_int(key, "cin"), cout = key_int(key, "cout");
+    if (m == 1 && cin >= 1 && cout >= 1)
+      oc__strfmt(out, size, "Logits-input:1x1x%d-output:%d", (int)cin, (int)cout);
+  }
+}
+
+struct yaml_export {
+  FILE *out;
+  const char *family;
+  double unit_us;
+  struct oc_lut_yaml_report *report;
+  enum oc_status status;
+};
+
+static int yaml_export_row(void *ctx, const struct oc_lut_row *row) {
+  struct yaml_export *x = ctx;
+  char ofa_key[OC_LUT_KEY_MAX], back[OC_LUT_KEY_MAX];
+  enum oc_lut_granularity g;
+  ofa_candidate(row->key, strcmp(x->family, "mbv3") == 0, ofa_key, sizeof ofa_key);
+  /* Written only when the table key maps back onto exactly this row's key:
+   * what an OFA or ProxylessNAS reader looks up is what was measured. */
+  bool ok = ofa_key[0] != '\0' &&
+            ofa_map(ofa_key, x->family, oc_dtype_f32, back, sizeof back, &g, NULL) ==
+                oc_status_ok &&
+            strcmp(back, row->key) == 0;
+  if (!ok) {
+    if (x->report->skipped++ == 0)
+      oc__strcpy(x->report->first_skipped, sizeof x->report->first_skipped, row->key);
+    return 0;
+  }
+  /* mean: the median (robust; what opcost predicts with); var from the MAD
+   * (normal-consistent), else from the CV; left out when neither is known. */
+  double mean = row->median_us / x->unit_us;
+  double sd = row->mad_us >= 0 ? 1.4826 * row->mad_us : row->cv >= 0 ? row->cv * row->median_us : -1;
+  fprintf(x->out, "%s:\n  count: %lld\n  mean: %.9g\n", ofa_key, (long long)row->samples, mean);
+  if (sd >= 0) fprintf(x->out, "  var: %.9g\n", (sd / x->unit_us) * (sd / x->unit_us));
+  x->report->written++;
+  return 0;
+}
+
+/* The family of a table: MobileNetV3 when a block has squeeze-excite or
+ * h-swish, as import decides from the keys. */
+static int family_row(void *ctx, const struct oc_lut_row *row) {
+  bool *mbv3 = ctx;
+  if (strncmp(row->key, "mbconv.", 7) == 0 &&
+      (strstr(row->key, " se=1") != NULL || strstr(row->key, " act=hswish") != NULL))
+    *mbv3 = true;
+  return *mbv3;
+}
+
+enum oc_status oc_lut_export_yaml(struct oc_lut *lut, const char *fingerprint, int32_t threads,
+                                  const char *family, double unit_us, FILE *out, const char *name,
+                                  struct oc_lut_yaml_report *report) {
+  struct oc_lut_yaml_report local;
+  if (report == NULL) report = &local;
+  memset(report, 0, sizeof *report);
+  if (family && strcmp(family, "mbv3") != 0 && strcmp(family, "proxyless") != 0)
+    return oc__fail(oc_status_invalid_argument, "family '%s': expected proxyless or mbv3", family);
+  if (!(unit_us > 0)) unit_us = 1000.0;
+  /* A table holds one device at one thread count. */
+  char fp[17];
+  int32_t th = 0;
+  enum oc_status st = oc_lut_resolve(lut, fingerprint, threads, fp, &th);
+  if (st != oc_status_ok) return oc__fail_prefix(st, "%s: a YAML table is one device: ", name);
+  struct oc_lut_filter filter = {.fingerprint = fp, .threads = th};
+  if (family == NULL) {
+    bool mbv3 = false;
+    st = oc_lut_foreach(lut, &filter, family_row, &mbv3);
+    if (st != oc_status_ok && st != oc_status_interrupted) return st;
+    family = mbv3 ? "mbv3" : "proxyless";
+  }
+  oc__strcpy(report->family, sizeof report->family, family);
+  oc__strcpy(report->fingerprint, sizeof report->fingerprint, fp);
+  report->threads = th;
+  struct yaml_export x = {out, family, unit_us, report, oc_status_ok};
+  st = oc_lut_foreach(lut, &filter, yaml_export_row, &x);
+  if (st != oc_status_ok) return st;
+  if (ferror(out))
+    return oc__fail(oc_status_io_error, "%s: write failed: %s", name, strerror(errno));
+  return oc_status_ok;
+}

@@ -259,7 +259,7 @@ enum oc_lut_format {
   oc_lut_format_auto, /* from the file name: .csv, .jsonl/.ndjson, .yaml/.yml */
   oc_lut_format_csv,
   oc_lut_format_jsonl,
-  oc_lut_format_yaml, /* OFA/ProxylessNAS latency tables (import only) */
+  oc_lut_format_yaml, /* OFA/ProxylessNAS latency tables (oc_lut_export_yaml) */
 };
 enum oc_status oc_lut_format_from_name(const char *name, enum oc_lut_format *format);
 /* The format a file name implies; invalid_argument when none. */
@@ -272,6 +272,26 @@ const char *oc_lut_csv_header(void);
  * JSON Lines: one object a row, with its device). name is used in messages. */
 enum oc_status oc_lut_export(struct oc_lut *lut, const struct oc_lut_filter *filter,
                              enum oc_lut_format format, FILE *out, const char *name);
+
+/* Writes one device's rows (fingerprint: NULL, full or a unique prefix;
+ * threads 0 = the only count stored) as an OFA (family "mbv3") or
+ * ProxylessNAS ("proxyless") latency table that their LatencyEstimator
+ * reads: KEY: {count, mean, var}, mean in units of unit_us (0: ms). family
+ * NULL: mbv3 when a block has squeeze-excite or h-swish. Only rows whose
+ * table key maps back onto exactly their opcost key are written (blocks,
+ * the 3x3 and 1x1 convs, global pooling, the classifier); the others are
+ * counted in the report. */
+struct oc_lut_yaml_report {
+  int64_t written;
+  int64_t skipped;
+  char first_skipped[OC_LUT_KEY_MAX];
+  char family[16];
+  char fingerprint[17];
+  int32_t threads;
+};
+enum oc_status oc_lut_export_yaml(struct oc_lut *lut, const char *fingerprint, int32_t threads,
+                                  const char *family, double unit_us, FILE *out, const char *name,
+                                  struct oc_lut_yaml_report *report);
 
 struct oc_lut_import_opts {
   enum oc_lut_format format;   /* auto: from the path */

@@ -461,6 +461,146 @@ Test(lut_io, yaml_mbv3_import_with_units) {
   oc_lut_close(lut);
 }
 
+/* ---- YAML export ---- */
+
+struct collected {
+  struct oc_lut_row rows[32];
+  int n;
+};
+
+static int collect(void *ctx, const struct oc_lut_row *row) {
+  struct collected *c = ctx;
+  cr_assert_lt(c->n, 32);
+  c->rows[c->n] = *row;
+  c->rows[c->n].env_json = c->rows[c->n].counters_json = NULL; /* owned by the walk */
+  c->n++;
+  return 0;
+}
+
+/* The table keys of a YAML file: its unindented, uncommented lines. */
+static int table_keys(const char *path, char keys[][160], int max) {
+  char *text = read_all(path);
+  int n = 0;
+  for (char *line = strtok(text, "\n"); line != NULL; line = strtok(NULL, "\n")) {
+    if (line[0] == ' ' || line[0] == '#') continue;
+    cr_assert_lt(n, max);
+    snprintf(keys[n++], 160, "%s", line);
+  }
+  free(text);
+  return n;
+}
+
+static bool has_key(char keys[][160], int n, const char *key) {
+  for (int i = 0; i < n; i++)
+    if (strcmp(keys[i], key) == 0) return true;
+  return false;
+}
+
+/* Import a published-format table, export it, import the export: the same
+ * table keys, means and spreads. */
+static void yaml_round_trip(const char *name, const char *family, int expect_rows) {
+  struct oc_lut *a = open_new("a.db");
+  struct oc_lut_import_opts opts = {.policy = oc_lut_fail, .device_name = "phone"};
+  cr_assert_eq(oc_lut_import(a, fixture(name), &opts, NULL), oc_status_ok, "%s", oc_errmsg());
+  FILE *f = fopen(tmp("out.yaml"), "w");
+  struct oc_lut_yaml_report rep;
+  cr_assert_eq(oc_lut_export_yaml(a, NULL, 0, NULL, 0, f, "out.yaml", &rep), oc_status_ok, "%s",
+               oc_errmsg());
+  fclose(f);
+  cr_assert_eq(rep.written, expect_rows, "%s: %lld written", name, (long long)rep.written);
+  cr_assert_eq(rep.skipped, 0);
+  cr_assert_str_eq(rep.family, family, "the family follows from the keys");
+  char in_keys[32][160], out_keys[32][160];
+  int n_in = table_keys(fixture(name), in_keys, 32), n_out = table_keys(tmp("out.yaml"), out_keys, 32);
+  cr_assert_eq(n_out, expect_rows);
+  for (int i = 0; i < n_out; i++)
+    cr_assert(has_key(in_keys, n_in, out_keys[i]), "%s: exported '%s' is not in the table", name,
+              out_keys[i]);
+  struct oc_lut *b = open_new("b.db");
+  cr_assert_eq(oc_lut_import(b, tmp("out.yaml"), &opts, NULL), oc_status_ok, "%s", oc_errmsg());
+  struct collected rows = {.n = 0};
+  cr_assert_eq(oc_lut_foreach(a, NULL, collect, &rows), oc_status_ok);
+  cr_assert_eq(rows.n, expect_rows);
+  for (int i = 0; i < rows.n; i++) {
+    struct oc_lut_row r;
+    cr_assert_eq(oc_lut_get(b, rows.rows[i].fingerprint, 1, rows.rows[i].key, &r), oc_status_ok,
+                 "%s: %s", rows.rows[i].key, oc_errmsg());
+    cr_assert_float_eq(r.median_us, rows.rows[i].median_us, 1e-6 * rows.rows[i].median_us);
+    cr_assert_float_eq(r.cv, rows.rows[i].cv, 1e-6, "%s", rows.rows[i].key);
+    cr_assert_eq(r.samples, rows.rows[i].samples);
+  }
+  oc_lut_close(a);
+  oc_lut_close(b);
+}
+
+Test(lut_io, yaml_export_round_trips_mbv3) { yaml_round_trip("mbv3_small.yaml", "mbv3", 8); }
+/* The table's Logits over 7x7 has no opcost key: 5 of its 6 entries. */
+Test(lut_io, yaml_export_round_trips_proxyless) {
+  yaml_round_trip("proxyless_small.yaml", "proxyless", 5);
+}
+
+Test(lut_io, yaml_export_skips_what_a_table_cannot_hold) {
+  struct oc_lut *lut = open_new("y.db");
+  put_device(lut, fp1, "a");
+  const char *conv = "conv2d.f32 h=224 w=224 cin=3 cout=16 k=3 s=2 g=1 d=1 act=hswish";
+  const char *dw = "conv2d.f32 h=56 w=56 cin=24 cout=24 k=5 s=1 g=24 d=1 act=relu";
+  put(lut, fp1, conv, 1500, 50, "2026-01-01T00:00:00Z");
+  put(lut, fp1, dw, 300, 50, "2026-01-01T00:00:00Z");
+  put(lut, fp1, fc_key(10), 20, 50, "2026-01-01T00:00:00Z");
+  FILE *f = fopen(tmp("t.yaml"), "w");
+  struct oc_lut_yaml_report rep;
+  cr_assert_eq(oc_lut_export_yaml(lut, NULL, 0, "mbv3", 0, f, "t.yaml", &rep), oc_status_ok, "%s",
+               oc_errmsg());
+  fclose(f);
+  cr_assert_eq(rep.written, 2, "the first conv and the classifier");
+  cr_assert_eq(rep.skipped, 1);
+  cr_assert_str_eq(rep.first_skipped, dw);
+  char *text = read_all(tmp("t.yaml"));
+  /* 1500 us = 1.5 ms; var = (1.4826 MAD)^2 in ms^2. */
+  cr_assert(strstr(text, "Conv-input:224x224x3-output:112x112x16:\n  count: 50\n  mean: 1.5\n"),
+            "%s", text);
+  cr_assert(strstr(text, "Logits-input:1x1x64-output:10:\n"), "%s", text);
+  free(text);
+  /* In microseconds, and as a ProxylessNAS table the h-swish conv has no key. */
+  f = fopen(tmp("t.yaml"), "w");
+  cr_assert_eq(oc_lut_export_yaml(lut, fp1, 1, "proxyless", 1.0, f, "t.yaml", &rep), oc_status_ok);
+  fclose(f);
+  cr_assert_eq(rep.written, 1);
+  cr_assert_eq(rep.skipped, 2);
+  text = read_all(tmp("t.yaml"));
+  cr_assert(strstr(text, "  mean: 20\n"), "%s", text);
+  free(text);
+  f = fopen(tmp("t.yaml"), "w");
+  cr_assert_eq(oc_lut_export_yaml(lut, NULL, 0, "mnasnet", 0, f, "t.yaml", NULL),
+               oc_status_invalid_argument);
+  cr_assert(strstr(oc_errmsg(), "mnasnet"), "%s", oc_errmsg());
+  fclose(f);
+  oc_lut_close(lut);
+}
+
+Test(lut_io, yaml_export_is_one_device) {
+  struct oc_lut *lut = open_new("y.db");
+  put_device(lut, fp1, "a");
+  put_device(lut, fp2, "b");
+  put(lut, fp1, fc_key(10), 20, 50, "2026-01-01T00:00:00Z");
+  put(lut, fp2, fc_key(10), 40, 50, "2026-01-01T00:00:00Z");
+  FILE *f = fopen(tmp("t.yaml"), "w");
+  cr_assert_eq(oc_lut_export_yaml(lut, NULL, 0, NULL, 0, f, "t.yaml", NULL),
+               oc_status_invalid_argument);
+  cr_assert(strstr(oc_errmsg(), fp1) && strstr(oc_errmsg(), fp2) && strstr(oc_errmsg(), "t.yaml"),
+            "%s", oc_errmsg());
+  struct oc_lut_yaml_report rep;
+  cr_assert_eq(oc_lut_export_yaml(lut, "00000000000000b", 0, NULL, 0, f, "t.yaml", &rep),
+               oc_status_ok, "%s", oc_errmsg());
+  fclose(f);
+  cr_assert_str_eq(rep.fingerprint, fp2);
+  cr_assert_eq(rep.written, 1);
+  char *text = read_all(tmp("t.yaml"));
+  cr_assert(strstr(text, "  mean: 0.04\n"), "%s", text);
+  free(text);
+  oc_lut_close(lut);
+}
+
 static void expect_bad_yaml(const char *text, const char *line, const char *expect) {
   struct oc_lut *lut = open_new("y.db");
   write_file(tmp("bad.yaml"), text);
