@@ -7,64 +7,21 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-static char tmpdir[256];
+#include "tests/integration/cli_test.h"
 
+/* Runs in the source tree, so spaces/networks/x.json resolve. */
 static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/opcost-net-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
+  cli_test_setup("net");
+  run_cwd = OPCOST_SOURCE_DIR;
 }
 
-static void teardown(void) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  cr_expect_eq(system(cmd), 0);
-}
-
-/* Runs `opcost ARGS`, capturing stdout and stderr; returns the exit code. */
-static int run(const char *args, char **out, char **err) {
-  const char *bin = getenv("OPCOST");
-  cr_assert_not_null(bin, "OPCOST is not set");
-  char cmd[2048];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s > '%s/out' 2> '%s/err'", OPCOST_SOURCE_DIR, bin,
-           args, tmpdir, tmpdir);
-  int status = system(cmd);
-  cr_assert(WIFEXITED(status));
-  const char *names[2] = {"out", "err"};
-  char **dst[2] = {out, err};
-  for (int i = 0; i < 2; i++) {
-    if (dst[i] == NULL) continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *dst[i] = calloc((size_t)n + 1, 1);
-    cr_assert_eq(fread(*dst[i], 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-  }
-  return WEXITSTATUS(status);
-}
-
-static void write_file(const char *name, const char *text) {
-  char path[512];
-  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-  FILE *f = fopen(path, "w");
-  cr_assert_not_null(f);
-  fputs(text, f);
-  fclose(f);
-}
+static void teardown(void) { cli_test_teardown(); }
 
 TestSuite(cli_net, .init = setup, .fini = teardown);
 
 Test(cli_net, info_json_reference_networks) {
-  char *out = NULL;
-  int rc = run("net info --json spaces/networks/resnet-18.json spaces/networks/deit-tiny.json",
-               &out, NULL);
+  int rc = run("net info --json spaces/networks/resnet-18.json spaces/networks/deit-tiny.json");
   cr_assert_eq(rc, 0);
   json_error_t e;
   json_t *list = json_loads(out, 0, &e);
@@ -81,17 +38,14 @@ Test(cli_net, info_json_reference_networks) {
   cr_expect_eq(json_integer_value(json_object_get(json_object_get(deit, "total"), "params")),
                5717416);
   json_decref(list);
-  free(out);
 }
 
 Test(cli_net, info_text_lists_layers_and_kernels) {
-  char *out = NULL;
-  cr_assert_eq(run("net info --kernels spaces/networks/mobilenetv3-small.json", &out, NULL), 0);
+  cr_assert_eq(run("net info --kernels spaces/networks/mobilenetv3-small.json"), 0);
   cr_expect(strstr(out, "mbconv.f32 h=112 w=112 cin=16 cout=16 k=3 s=2 e=1 se=1") != NULL, "%s",
             out);
   cr_expect(strstr(out, "fc.f32 m=1 cin=16 cout=8 act=relu") != NULL);
   cr_expect(strstr(out, "total: 56.5M MACs") != NULL);
-  free(out);
 }
 
 Test(cli_net, errors_name_file_layer_field_value) {
@@ -100,20 +54,13 @@ Test(cli_net, errors_name_file_layer_field_value) {
              "{\"format\":\"opcost-net/1\",\"input\":{\"h\":8,\"w\":8,\"c\":4},\"layers\":["
              "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":1},"
              "{\"op\":\"add\",\"inputs\":[\"a\",\"input\"]}]}");
-  char *err = NULL, args[512];
-  snprintf(args, sizeof args, "net info '%s/syntax.json'", tmpdir);
-  cr_expect_eq(run(args, NULL, &err), 4, "parse error exit code");
+  cr_expect_eq(run("net info '%s/syntax.json'", dir), 4, "parse error exit code");
   cr_expect(strstr(err, "syntax.json: line 3, column") != NULL, "%s", err);
-  free(err);
-  snprintf(args, sizeof args, "net info '%s/join.json'", tmpdir);
-  cr_expect_eq(run(args, NULL, &err), 3, "invalid argument exit code");
+  cr_expect_eq(run("net info '%s/join.json'", dir), 3, "invalid argument exit code");
   cr_expect(strstr(err, "layers[1] (add): field 'inputs': shape mismatch") != NULL, "%s", err);
-  free(err);
-  cr_expect_eq(run("net info", NULL, &err), 2);
-  free(err);
-  cr_expect_eq(run("net measure spaces/networks/resnet-18.json", NULL, &err), 2, "no target");
+  cr_expect_eq(run("net info"), 2);
+  cr_expect_eq(run("net measure spaces/networks/resnet-18.json"), 2, "no target");
   cr_expect(strstr(err, "-t TARGET") != NULL, "%s", err);
-  free(err);
 }
 
 Test(cli_net, measure_saves_json_lines) {
@@ -123,21 +70,14 @@ Test(cli_net, measure_saves_json_lines) {
              "{\"op\":\"mbconv\",\"cout\":8,\"k\":3,\"e\":2,\"se\":1},{\"op\":\"gap\"},"
              "{\"op\":\"fc\",\"cout\":4}]}");
   const char *targets[] = {"ref", "cpu"};
-  char *out = NULL, *err = NULL, args[1024];
   for (int i = 0; i < 2; i++) {
-    snprintf(args, sizeof args,
-             "net measure -t %s --max-time 0.05 --per-layer --save '%s/m.jsonl' '%s/tiny.json'",
-             targets[i], tmpdir, tmpdir);
-    int rc = run(args, &out, &err);
+    int rc = run("net measure -t %s --max-time 0.05 --per-layer --save '%s/m.jsonl' '%s/tiny.json'",
+                 targets[i], dir, dir);
     cr_assert_eq(rc, 0, "%s: %s", targets[i], err);
     cr_expect(strstr(out, "tiny") != NULL && strstr(out, "median") != NULL, "%s", out);
     cr_expect(strstr(out, "sum of kernels timed alone") != NULL, "%s", out);
-    free(out);
-    free(err);
   }
-  char path[512];
-  snprintf(path, sizeof path, "%s/m.jsonl", tmpdir);
-  FILE *f = fopen(path, "r");
+  FILE *f = fopen(in_dir("m.jsonl"), "r");
   cr_assert_not_null(f);
   char line[65536];
   int lines = 0;

@@ -8,56 +8,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+
+#include "tests/integration/cli_test.h"
 
 #define TINY "tests/data/search/tiny-space.json"
 #define EVAL "sh tests/data/search/evaluator.sh"
 
-static char tmpdir[256];
 static char lut[512];
-
-/* Runs `opcost ARGS` from the source directory, capturing stdout and
- * stderr; returns the exit code. */
-static int run(const char *args, char **out, char **err) {
-  const char *bin = getenv("OPCOST");
-  cr_assert_not_null(bin, "OPCOST is not set");
-  char cmd[4096];
-  snprintf(cmd, sizeof cmd, "cd '%s' && '%s' %s > '%s/out' 2> '%s/err'", OPCOST_SOURCE_DIR, bin,
-           args, tmpdir, tmpdir);
-  int status = system(cmd);
-  cr_assert(WIFEXITED(status));
-  const char *names[2] = {"out", "err"};
-  char **dst[2] = {out, err};
-  for (int i = 0; i < 2; i++) {
-    if (dst[i] == NULL) continue;
-    char path[512];
-    snprintf(path, sizeof path, "%s/%s", tmpdir, names[i]);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    *dst[i] = calloc((size_t)n + 1, 1);
-    cr_assert_eq(fread(*dst[i], 1, (size_t)n, f), (size_t)n);
-    fclose(f);
-  }
-  return WEXITSTATUS(status);
-}
-
-static char *slurp(const char *name) {
-  char path[1024];
-  snprintf(path, sizeof path, "%s/%s", tmpdir, name);
-  FILE *f = fopen(path, "rb");
-  if (f == NULL) return NULL;
-  fseek(f, 0, SEEK_END);
-  long n = ftell(f);
-  fseek(f, 0, SEEK_SET);
-  char *b = calloc((size_t)n + 1, 1);
-  cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-  fclose(f);
-  return b;
-}
 
 static size_t count(const char *text, const char *needle) {
   size_t n = 0;
@@ -65,61 +22,44 @@ static size_t count(const char *text, const char *needle) {
   return n;
 }
 
+/* Runs in the source tree, so TINY and EVAL resolve. */
 static void setup(void) {
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/opcost-cli-search-XXXXXX");
-  cr_assert_not_null(mkdtemp(tmpdir));
+  cli_test_setup("search");
+  run_cwd = OPCOST_SOURCE_DIR;
   /* A real LUT of the test space's 35 kernels, measured briefly. */
-  snprintf(lut, sizeof lut, "%s/lut.db", tmpdir);
-  char args[1024];
-  snprintf(args, sizeof args, "lut build -t cpu -s %s -o '%s' --max-time 0.01 --min-time 0.002",
-           TINY, lut);
-  char *err = NULL;
-  int rc = run(args, NULL, &err);
+  snprintf(lut, sizeof lut, "%s", in_dir("lut.db"));
+  int rc = run("lut build -t cpu -s %s -o '%s' --max-time 0.01 --min-time 0.002", TINY, lut);
   cr_assert_eq(rc, 0, "lut build: %s", err);
-  free(err);
 }
 
-static void teardown(void) {
-  char cmd[512];
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
-  cr_expect_eq(system(cmd), 0);
-}
+static void teardown(void) { cli_test_teardown(); }
 
 TestSuite(cli_search, .init = setup, .fini = teardown);
 
 Test(cli_search, help) {
-  char *out = NULL;
-  cr_assert_eq(run("search --help", &out, NULL), 0);
+  cr_assert_eq(run("search --help"), 0);
   cr_assert(strstr(out, "--objective") && strstr(out, "--hil") && strstr(out, "--resume"));
-  free(out);
 }
 
 Test(cli_search, lut_search_writes_every_output) {
-  char args[2048], *out = NULL, *err = NULL;
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,macs --constraint 'latency<=1ms' 'peak_mem<=64KiB' "
-           "--lut '%s' --budget 30 --population 8 --seed 3 -o '%s/run'",
-           TINY, lut, tmpdir);
-  int rc = run(args, &out, &err);
+  int rc =
+      run("search -s %s --objective latency,macs --constraint 'latency<=1ms' 'peak_mem<=64KiB' "
+          "--lut '%s' --budget 30 --population 8 --seed 3 -o '%s/run'",
+          TINY, lut, dir);
   cr_assert_eq(rc, 0, "%s%s", out, err);
   cr_assert(strstr(out, "30 candidates evaluated") != NULL, "%s", out);
   cr_assert(strstr(out, "latency (min, lut)") != NULL, "%s", out);
   cr_assert(strstr(out, "peak_mem<=64KiB") != NULL, "%s", out);
+  /* Each exists: slurp fails the test on a missing file. */
   const char *files[] = {"run/journal.jsonl", "run/front.csv",    "run/front.json",
                          "run/hv.csv",        "run/summary.json", "run/config.json"};
-  for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
-    char *t = slurp(files[i]);
-    cr_assert_not_null(t, "%s missing", files[i]);
-    free(t);
-  }
-  char *journal = slurp("run/journal.jsonl");
+  for (size_t i = 0; i < sizeof files / sizeof *files; i++) free(slurp(in_dir(files[i])));
+  char *journal = slurp(in_dir("run/journal.jsonl"));
   cr_assert_eq(count(journal, "\n"), 30);
   cr_assert_eq(count(journal, "\"latency\":\"lut\""), 30);
   free(journal);
   json_error_t e;
-  char path[1024];
-  snprintf(path, sizeof path, "%s/run/summary.json", tmpdir);
-  json_t *s = json_load_file(path, 0, &e);
+  json_t *s = json_load_file(in_dir("run/summary.json"), 0, &e);
   cr_assert_not_null(s, "%s", e.text);
   cr_assert_eq(json_integer_value(json_object_get(s, "evaluated")), 30);
   json_t *obj = json_array_get(json_object_get(s, "objectives"), 0);
@@ -130,52 +70,36 @@ Test(cli_search, lut_search_writes_every_output) {
   cr_assert_eq(json_array_size(json_object_get(hv, "reference_point")), 2);
   json_decref(s);
   /* Each front member's network loads. */
-  snprintf(path, sizeof path, "%s/run/front.json", tmpdir);
-  json_t *front = json_load_file(path, 0, &e);
+  json_t *front = json_load_file(in_dir("run/front.json"), 0, &e);
   json_t *m0 = json_array_get(json_object_get(front, "members"), 0);
-  snprintf(args, sizeof args, "net info '%s/run/%s'", tmpdir,
-           json_string_value(json_object_get(m0, "net")));
-  cr_assert_eq(run(args, NULL, NULL), 0);
+  cr_assert_eq(run("net info '%s/run/%s'", dir, json_string_value(json_object_get(m0, "net"))), 0);
   json_decref(front);
-  free(out);
-  free(err);
-  out = err = NULL;
   /* The same directory again without --resume is refused. */
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,macs --lut '%s' --budget 30 -o '%s/run'", TINY, lut,
-           tmpdir);
-  rc = run(args, NULL, &err);
+  rc = run("search -s %s --objective latency,macs --lut '%s' --budget 30 -o '%s/run'", TINY, lut,
+           dir);
   cr_assert_eq(rc, 3, "%s", err);
   cr_assert(strstr(err, "--resume") != NULL, "%s", err);
-  free(err);
 }
 
 Test(cli_search, resume_continues_from_the_journal) {
-  char args[2048], *out = NULL;
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,params --lut '%s' --budget 12 --population 6 "
-           "-o '%s/r' --quiet",
-           TINY, lut, tmpdir);
-  cr_assert_eq(run(args, NULL, NULL), 0);
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,params --lut '%s' --budget 24 --population 6 "
-           "-o '%s/r' --quiet --resume",
-           TINY, lut, tmpdir);
-  cr_assert_eq(run(args, &out, NULL), 0);
+  cr_assert_eq(run("search -s %s --objective latency,params --lut '%s' --budget 12 --population 6 "
+                   "-o '%s/r' --quiet",
+                   TINY, lut, dir),
+               0);
+  cr_assert_eq(run("search -s %s --objective latency,params --lut '%s' --budget 24 --population 6 "
+                   "-o '%s/r' --quiet --resume",
+                   TINY, lut, dir),
+               0);
   cr_assert(strstr(out, "(12 from the journal)") != NULL, "%s", out);
-  char *journal = slurp("r/journal.jsonl");
+  char *journal = slurp(in_dir("r/journal.jsonl"));
   cr_assert_eq(count(journal, "\n"), 24);
   free(journal);
-  free(out);
 }
 
 Test(cli_search, evaluator_accuracy_and_failures) {
-  char args[2048], *out = NULL, *err = NULL;
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,accuracy --lut '%s' --evaluator '%s ok' "
-           "--budget 20 --population 6 -o '%s/ev' --json",
-           TINY, lut, EVAL, tmpdir);
-  int rc = run(args, &out, &err);
+  int rc = run("search -s %s --objective latency,accuracy --lut '%s' --evaluator '%s ok' "
+               "--budget 20 --population 6 -o '%s/ev' --json",
+               TINY, lut, EVAL, dir);
   cr_assert_eq(rc, 0, "%s", err);
   json_error_t e;
   json_t *s = json_loads(out, 0, &e);
@@ -184,75 +108,52 @@ Test(cli_search, evaluator_accuracy_and_failures) {
   cr_assert_str_eq(json_string_value(json_object_get(acc, "source")), "evaluator");
   cr_assert_eq(json_integer_value(json_object_get(acc, "answered")), 20);
   json_decref(s);
-  char *front = slurp("ev/front.csv");
+  char *front = slurp(in_dir("ev/front.csv"));
   cr_assert(strstr(front, ",evaluator,") != NULL, "%s", front);
   free(front);
-  free(out);
-  free(err);
   /* Garbage on the 4th request: exit 4 (parse error) naming candidate 3. */
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,accuracy --lut '%s' --evaluator '%s garbage 4' "
+  rc = run("search -s %s --objective latency,accuracy --lut '%s' --evaluator '%s garbage 4' "
            "--budget 20 --population 6 -o '%s/bad' --quiet",
-           TINY, lut, EVAL, tmpdir);
-  rc = run(args, &out, &err);
+           TINY, lut, EVAL, dir);
   cr_assert_eq(rc, 4, "%s", err);
   cr_assert(strstr(err, "candidate 3") != NULL && strstr(err, "not JSON") != NULL, "%s", err);
-  free(out);
-  free(err);
   /* A timeout: exit 12. */
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,accuracy --lut '%s' --evaluator '%s slow 2' "
+  rc = run("search -s %s --objective latency,accuracy --lut '%s' --evaluator '%s slow 2' "
            "--evaluator-timeout 0.3 --budget 20 --population 6 -o '%s/slow' --quiet",
-           TINY, lut, EVAL, tmpdir);
-  rc = run(args, &out, &err);
+           TINY, lut, EVAL, dir);
   cr_assert_eq(rc, 12, "%s", err);
   cr_assert(strstr(err, "candidate 1") != NULL, "%s", err);
-  free(out);
-  free(err);
 }
 
 Test(cli_search, infeasible_exits_non_zero_with_best_violation) {
-  char args[2048], *out = NULL, *err = NULL;
-  snprintf(args, sizeof args,
-           "search -s %s --objective latency,macs --constraint 'macs<=10K' --lut '%s' "
-           "--budget 15 --population 5 -o '%s/inf'",
-           TINY, lut, tmpdir);
-  int rc = run(args, &out, &err);
+  int rc = run("search -s %s --objective latency,macs --constraint 'macs<=10K' --lut '%s' "
+               "--budget 15 --population 5 -o '%s/inf'",
+               TINY, lut, dir);
   cr_assert_eq(rc, 8, "%s", err);
   cr_assert(strstr(err, "no candidate of 15 satisfies") != NULL, "%s", err);
   cr_assert(strstr(err, "macs<=10K") != NULL, "%s", err);
-  char *summary = slurp("inf/summary.json");
-  cr_assert_not_null(summary);
+  char *summary = slurp(in_dir("inf/summary.json")); /* fails the test when missing */
   cr_assert(strstr(summary, "\"best_violation\"") != NULL);
   free(summary);
-  free(out);
-  free(err);
 }
 
 Test(cli_search, hardware_in_the_loop) {
-  char args[2048], *out = NULL, *err = NULL;
-  snprintf(args, sizeof args,
-           "search -s %s -t cpu --objective latency,accuracy --lut '%s' --evaluator '%s ok' "
-           "--budget 16 --population 4 --hil 2 --hil-max-time 0.02 -o '%s/hil'",
-           TINY, lut, EVAL, tmpdir);
-  int rc = run(args, &out, &err);
+  int rc = run("search -s %s -t cpu --objective latency,accuracy --lut '%s' --evaluator '%s ok' "
+               "--budget 16 --population 4 --hil 2 --hil-max-time 0.02 -o '%s/hil'",
+               TINY, lut, EVAL, dir);
   cr_assert_eq(rc, 0, "%s", err);
   cr_assert(strstr(out, "HIL         2 measured on cpu") != NULL, "%s", out);
-  char *hil = slurp("hil/hil.csv");
-  cr_assert_not_null(hil);
+  char *hil = slurp(in_dir("hil/hil.csv")); /* fails the test when missing */
   cr_assert_eq(count(hil, "\n"), 3, "%s", hil);
   cr_assert(strstr(hil, "predicted_us") != NULL);
   free(hil);
-  char *summary = slurp("hil/summary.json");
+  char *summary = slurp(in_dir("hil/summary.json"));
   cr_assert(strstr(summary, "\"measured\": 2") != NULL, "%s", summary);
   cr_assert(strstr(summary, "lut+measured") != NULL, "%s", summary);
   free(summary);
-  free(out);
-  free(err);
 }
 
 Test(cli_search, usage_errors) {
-  char args[2048], *err = NULL;
   struct {
     const char *extra;
     int rc;
@@ -267,14 +168,10 @@ Test(cli_search, usage_errors) {
       {"--objective latency --hil 2 --budget 5", 2, "-t TARGET"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    snprintf(args, sizeof args, "search -s %s --lut '%s' -o '%s/u%zu' %s", TINY, lut, tmpdir, i,
-             cases[i].extra);
-    int rc = run(args, NULL, &err);
+    int rc = run("search -s %s --lut '%s' -o '%s/u%zu' %s", TINY, lut, dir, i, cases[i].extra);
     cr_assert_eq(rc, cases[i].rc, "case %zu: rc %d: %s", i, rc, err);
     cr_assert(strstr(err, cases[i].want) != NULL, "case %zu: %s", i, err);
-    free(err);
   }
-  cr_assert_eq(run("search -s no-such-space --objective macs --budget 5 -o /tmp/x", NULL, &err), 8);
+  cr_assert_eq(run("search -s no-such-space --objective macs --budget 5 -o /tmp/x"), 8);
   cr_assert(strstr(err, "no-such-space") != NULL, "%s", err);
-  free(err);
 }
