@@ -35,6 +35,7 @@ const char *oc_net_step_name(enum oc_net_step step) {
   case oc_net_step_heads_merge: return "heads_merge";
   case oc_net_step_token_prepend: return "token_prepend";
   case oc_net_step_zero: return "zero";
+  case oc_net_step_token_select: return "token_select";
   }
   return "?";
 }

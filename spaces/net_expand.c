@@ -308,6 +308,10 @@ static void block_key(const struct oc_net *net, struct oc_net_layer *l) {
     key_append(key, size, " h=%d w=%d c=%d cell=%s", (int)in->h, (int)in->w, (int)in->c,
                a->cell);
     break;
+  case oc_net_block_token_select:
+    key_append(key, size, " h=%d w=%d c=%d index=%d", (int)in->h, (int)in->w, (int)in->c,
+               (int)a->index);
+    break;
   case oc_net_block_op:
   case oc_net_block__count: break;
   }
@@ -592,6 +596,20 @@ static enum oc_status expand_patch_embed(struct expand *x, struct oc_net_layer *
   return st;
 }
 
+/* One token as a vector: a head that reads the class token (ViT, DeiT) or
+ * the first token (BERT's pooler) instead of pooling over all of them. */
+static enum oc_status expand_token_select(struct expand *x, struct oc_net_layer *l, int32_t in,
+                                          int32_t *out) {
+  struct oc_tensor_shape is = *tshape(x, in);
+  int64_t tokens = (int64_t)is.h * is.w;
+  if (l->args.index >= tokens)
+    return layer_fail(x, oc_status_invalid_argument,
+                      "field 'index': value '%d' is past the last of %lld tokens",
+                      (int)l->args.index, (long long)tokens);
+  return emit_move(x, oc_net_step_token_select, in, -1, shape4(1, 1, is.c), 0, l->args.index,
+                   out);
+}
+
 /* ---- primitive layers ------------------------------------------------------------- */
 
 static void shape_text(const struct oc_tensor_shape *s, char *buf, size_t size) {
@@ -686,6 +704,7 @@ static enum oc_status expand_layer(struct expand *x, const int32_t *layer_tensor
   case oc_net_block_transformer_layer: st = expand_transformer(x, l, in[0], &out); break;
   case oc_net_block_patch_embed: st = expand_patch_embed(x, l, in[0], &out); break;
   case oc_net_block_nb201_cell: st = expand_nb201(x, in[0], &out); break;
+  case oc_net_block_token_select: st = expand_token_select(x, l, in[0], &out); break;
   case oc_net_block__count:
   default: st = layer_fail(x, oc_status_internal, "no expansion rule"); break;
   }

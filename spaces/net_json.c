@@ -75,6 +75,7 @@ static int layer_args(json_t *o, const struct oc_net_layer *l) {
           set_int(o, "pos", a->pos);
     break;
   case oc_net_block_nb201_cell: rc |= set_str(o, "cell", a->cell); break;
+  case oc_net_block_token_select: rc |= set_int(o, "index", a->index); break;
   case oc_net_block__count: break;
   }
   return rc;

@@ -33,6 +33,7 @@ static const struct field_def field_defs[] = {
     {"mlp_ratio", ft_num, 0.01, 64}, {"mlp", ft_int, 1, VMAX},     {"p", ft_int, 1, 255},
     {"dim", ft_int, 1, VMAX},      {"cls", ft_int, 0, 1},          {"pos", ft_int, 0, 1},
     {"head_dim", ft_int, 1, VMAX},
+    {"index", ft_int, 0, VMAX},
     {"cell", ft_str, 0, 0},        {"pad", ft_str, 0, 0},          {"ceil", ft_bool, 0, 0},
 };
 #define N_FIELDS (sizeof field_defs / sizeof field_defs[0])
@@ -70,6 +71,7 @@ static const struct kind_def kind_defs[] = {
      "heads head_dim mlp_ratio mlp act", "heads"},
     {"patch_embed", oc_net_block_patch_embed, oc_op_conv2d, 1, "p dim cls pos", "p dim"},
     {"nb201_cell", oc_net_block_nb201_cell, oc_op_conv2d, 1, "cell", "cell"},
+    {"token_select", oc_net_block_token_select, oc_op_conv2d, 1, "index", ""},
 };
 #define N_KINDS (sizeof kind_defs / sizeof kind_defs[0])
 
@@ -156,6 +158,7 @@ static enum oc_status store_field(struct oc_net_args *a, const char *name, doubl
   else if (strcmp(name, "se_gate") == 0) a->se_gate = act;
   else if (strcmp(name, "heads") == 0) a->heads = ival;
   else if (strcmp(name, "head_dim") == 0) a->head_dim = ival;
+  else if (strcmp(name, "index") == 0) a->index = ival;
   else if (strcmp(name, "mlp_ratio") == 0) a->mlp_ratio = num;
   else if (strcmp(name, "mlp") == 0) a->mlp = ival;
   else if (strcmp(name, "p") == 0) a->p = ival;
@@ -341,6 +344,7 @@ static enum oc_status apply_defaults(const struct kind_def *kd, struct oc_net_la
   case oc_net_block_se:
   case oc_net_block_patch_embed:
   case oc_net_block_nb201_cell:
+  case oc_net_block_token_select:
   case oc_net_block__count: break;
   }
   return oc_status_ok;

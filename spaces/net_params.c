@@ -151,6 +151,9 @@ enum oc_status oc_net_move_f32(const struct oc_net *net, int32_t kernel, const f
     memcpy(out + c, in0, (size_t)(oc_tensor_elems(os) - c) * sizeof *out);
     return oc_status_ok;
   }
+  case oc_net_step_token_select:
+    memcpy(out, in0 + (int64_t)k->offset * os->c, (size_t)os->c * sizeof *out);
+    return oc_status_ok;
   case oc_net_step_zero:
     memset(out, 0, (size_t)oc_tensor_elems(os) * sizeof *out);
     return oc_status_ok;

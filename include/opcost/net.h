@@ -55,7 +55,8 @@ extern "C" {
   X(basic, "ResNet basic block: 3x3 (stride), 3x3, shortcut, add")                   \
   X(transformer_layer, "pre-norm transformer encoder layer: LN, MHA, add, LN, MLP, add") \
   X(patch_embed, "kxk conv with stride k to tokens, optional class token and position embedding") \
-  X(nb201_cell, "NAS-Bench-201 cell: 4 nodes, 6 edges over none/skip/conv1x1/conv3x3/avgpool3x3")
+  X(nb201_cell, "NAS-Bench-201 cell: 4 nodes, 6 edges over none/skip/conv1x1/conv3x3/avgpool3x3") \
+  X(token_select, "one token of [1,H,W,C] (H*W tokens) as [1,1,1,C]: the class token for a head")
 
 enum oc_net_block {
   oc_net_block_op, /* a primitive op: struct oc_net_layer.op says which */
@@ -81,7 +82,11 @@ enum oc_net_step {
   oc_net_step_token_prepend,
   /* out = zeros (an NB201 cell whose output node has no live edge). */
   oc_net_step_zero,
+  /* out [1,1,1,C] = token `offset` of in [1,H,W,C] (row-major tokens). */
+  oc_net_step_token_select,
 };
+/* How many step kinds there are (the last one + 1). */
+#define OC_NET_STEP_COUNT (oc_net_step_token_select + 1)
 
 enum oc_net_tensor_kind {
   oc_net_tensor_input,      /* the network's input */
@@ -157,6 +162,7 @@ struct oc_net_args {
   int32_t dim;              /* patch_embed: embedding width */
   int32_t cls, pos;         /* patch_embed: class token, position embedding */
   char cell[160];           /* nb201_cell: "|op~0|+|op~0|op~1|+|op~0|op~1|op~2|" */
+  int32_t index;            /* token_select: which token (default 0) */
 };
 
 struct oc_net_layer {

@@ -298,6 +298,24 @@ Test(net_expand, transformer_layer_with_head_dim) {
   oc_net_free(net);
 }
 
+Test(net_expand, token_select) {
+  struct oc_net *net = load_ok(NET_HEAD "{\"h\":1,\"w\":17,\"c\":64},\"layers\":["
+                               "{\"op\":\"token_select\"},{\"op\":\"fc\",\"cout\":10}]}");
+  const char *const sel[] = {"token_select"};
+  expect_kernels(net, 0, sel, 1);
+  cr_expect_str_eq(net->layers[0].key, "token_select.f32 h=1 w=17 c=64 index=0");
+  cr_expect_eq(net->layers[0].output.w, 1);
+  cr_expect_eq(net->layers[0].output.c, 64);
+  cr_expect_eq(net->layers[0].cost.macs, 0);
+  cr_expect_str_eq(net->layers[1].key, "fc.f32 m=1 cin=64 cout=10 act=none");
+  oc_net_free(net);
+  /* Tokens of a feature map are its H x W positions, row-major. */
+  net = load_ok(NET_HEAD "{\"h\":4,\"w\":5,\"c\":8},\"layers\":["
+                "{\"op\":\"token_select\",\"index\":19}]}");
+  cr_expect_eq(net->kernels[0].offset, 19);
+  oc_net_free(net);
+}
+
 Test(net_expand, nb201_cells) {
   struct oc_net *net = load_ok(
       NET_HEAD "{\"h\":8,\"w\":8,\"c\":16},\"layers\":["
@@ -490,6 +508,8 @@ Test(net_errors, zero_negative_and_wrong_type) {
              "field 'cout' is missing", NULL);
   load_fails(ONE_LAYER("{\"op\":\"transformer_layer\",\"heads\":3}"), oc_status_invalid_argument,
              "field 'heads': value '3'", "c=4");
+  load_fails(ONE_LAYER("{\"op\":\"token_select\",\"index\":64}"), oc_status_invalid_argument,
+             "field 'index': value '64'", "64 tokens");
   load_fails(ONE_LAYER("{\"op\":\"transformer_layer\",\"heads\":2,\"head_dim\":0}"),
              oc_status_invalid_argument, "field 'head_dim': value '0'", NULL);
 }

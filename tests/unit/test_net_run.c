@@ -44,7 +44,7 @@ static const char *const vit_net =
     "{\"op\":\"transformer_layer\",\"heads\":2,\"act\":\"swish\"},"
     "{\"op\":\"transformer_layer\",\"heads\":4,\"head_dim\":5},"
     "{\"op\":\"layernorm\"},"
-    "{\"op\":\"gap\"},"
+    "{\"op\":\"token_select\",\"index\":2},"
     "{\"op\":\"fc\",\"cout\":5}]}";
 
 /* Primitive joins: matmul (tb=1), mul, add with fused activations. */
