@@ -449,8 +449,8 @@ static enum oc_status probe_impl(struct oc_target *target, struct oc_kernel *con
   bool need_evict = o.cache == oc_cache_cold &&
                     (set_bytes <= 0 || (double)set_bytes * n_kernels < (double)cold_bytes / 2);
 
-  const struct oc_target_vtab *vtab = oc_target_vtab_of(target);
-  h.device = o.device_timer && vtab->time_runs != NULL;
+  /* Networks on a GPU have no device timer of their own: host clock. */
+  h.device = o.device_timer && oc_target_has_device_timer(target, kernels[0]);
   if (h.device) {
     /* The device clock times the kernel alone: no host floor, no batch, no
      * host disturbance check. */

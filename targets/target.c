@@ -196,13 +196,20 @@ enum oc_status oc_target_read_output(struct oc_target *t, struct oc_kernel *kern
 
 enum oc_status oc_target_time_runs(struct oc_target *t, struct oc_kernel *kernel, int runs,
                                    double *device_us) {
-  if (t->vtab->time_runs == NULL)
+  if (t->vtab->time_runs == NULL && t->vtab->time_net_runs == NULL)
     return oc__fail(oc_status_unsupported, "target '%s' has no device timer", t->vtab->name);
   if (runs < 1) return oc__fail(oc_status_invalid_argument, "runs: value '%d' must be >= 1", runs);
-  if (kernel->is_net)
-    return oc__fail(oc_status_unsupported, "target '%s' has no device timer for networks",
-                    t->vtab->name);
+  if (kernel->is_net) {
+    if (t->vtab->time_net_runs == NULL)
+      return oc__fail(oc_status_unsupported, "target '%s' has no device timer for networks",
+                      t->vtab->name);
+    return t->vtab->time_net_runs(t->state, kernel->impl, runs, device_us);
+  }
   return t->vtab->time_runs(t->state, kernel->impl, runs, device_us);
+}
+
+bool oc_target_has_device_timer(const struct oc_target *t, const struct oc_kernel *kernel) {
+  return kernel->is_net ? t->vtab->time_net_runs != NULL : t->vtab->time_runs != NULL;
 }
 
 void oc_target_release(struct oc_target *t, struct oc_kernel *kernel) {

@@ -114,6 +114,11 @@ struct oc_target_vtab {
   enum oc_status (*run_net)(void *state, void *kernel);
   enum oc_status (*read_net_output)(void *state, void *kernel); /* NULL: host memory */
   void (*release_net)(void *state, void *kernel);
+  /* time_runs for network kernels: each end-to-end run's time as the device
+   * measures it (e.g. on a remote device, without the link). NULL: networks
+   * are timed with the host clock around run(), even where ops have a device
+   * timer, because a GPU event span would leave out launch and wait costs. */
+  enum oc_status (*time_net_runs)(void *state, void *kernel, int runs, double *device_us);
 };
 
 struct oc_target; /* an open backend */
@@ -146,6 +151,9 @@ bool oc_target_supports(struct oc_target *target, const struct oc_op *op, char *
 enum oc_status oc_target_prepare(struct oc_target *target, const struct oc_op *op,
                                  const struct oc_tensors *tensors,
                                  struct oc_kernel **kernel);
+/* Does the target time this kernel (op or network) with its own clock
+ * (oc_target_time_runs)? Else the harness uses the host clock. */
+bool oc_target_has_device_timer(const struct oc_target *target, const struct oc_kernel *kernel);
 enum oc_status oc_target_prepare_net(struct oc_target *target, const struct oc_net *net,
                                      const void *input, void *output,
                                      struct oc_kernel **kernel);
