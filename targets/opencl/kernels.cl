@@ -282,6 +282,19 @@ __kernel void concat2(__global const float *a, __global const float *b, __global
   y[i] = c < C1 ? a[(size_t)r * C1 + c] : b[(size_t)r * C2 + (c - C1)];
 }
 
+/* ---- data moves of whole networks: global (roundup(n)) ------------------
+ * A strided copy of an A x B x C block: out[(a*B + b)*C + c] =
+ * in[base + a*sa + b*sb + c], n = A*B*C (attention head split and merge). */
+
+__kernel void gather3(__global const float *in, __global float *out, int B, int C, int base,
+                      int sa, int sb, int n) {
+  const int i = (int)get_global_id(0);
+  if (i >= n) return;
+  const int c = i % C, ab = i / C;
+  const int b = ab % B, a = ab / B;
+  out[i] = in[base + a * sa + b * sb + c];
+}
+
 /* ---- row reductions: one work-group of L items per row ---------------------
  * Global (rows * L), local (L), L a power of two; scratch holds L floats. */
 

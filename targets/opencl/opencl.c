@@ -4,6 +4,7 @@
  * argument parsing, opening a device (context, profiling queue, cached
  * program, tuned work-group sizes), and the prepare/run/read/time cycle.
  * kernels.cl holds the kernels, opencl_plan.c maps ops onto them,
+ * opencl_net.c runs whole networks,
  * opencl_program.c builds, caches and tunes, opencl_char.c characterizes. */
 #include <stdlib.h>
 #include <string.h>
@@ -422,7 +423,7 @@ static enum oc_status opencl_describe(void *state, struct oc_device_info *info) 
   return oc_status_ok;
 }
 
-static bool opencl_supports(void *state, const struct oc_op *op, char *why, size_t why_len) {
+bool oc__opencl_supports(void *state, const struct oc_op *op, char *why, size_t why_len) {
   (void)state;
   /* Kernels index with int: every tensor must have fewer than 2^31 elements. */
   return oc__target_f32_int_indexed("opencl", "kernels", op, why, why_len);
@@ -569,19 +570,19 @@ const struct oc_target_vtab oc_target_opencl = {
     .abi_version = OC_TARGET_ABI_VERSION,
     .name = "opencl",
     .summary = "OpenCL 1.2+ devices (mobile GPUs; PoCL on CPUs) with event-profiling timers",
-    .caps = oc_cap_device_timer,
+    .caps = oc_cap_device_timer | oc_cap_networks,
     .probe = opencl_probe,
     .open = opencl_open,
     .close = opencl_close,
     .describe = opencl_describe,
-    .supports = opencl_supports,
+    .supports = oc__opencl_supports,
     .prepare = opencl_prepare,
     .run = opencl_run,
     .read_output = opencl_read_output,
     .time_runs = opencl_time_runs,
     .release = opencl_release,
-    .prepare_net = NULL,
-    .run_net = NULL,
-    .read_net_output = NULL,
-    .release_net = NULL,
+    .prepare_net = oc__opencl_prepare_net,
+    .run_net = oc__opencl_run_net,
+    .read_net_output = oc__opencl_read_net_output,
+    .release_net = oc__opencl_release_net,
 };

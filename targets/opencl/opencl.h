@@ -1,8 +1,9 @@
 /* opencl.h - internals of the opencl backend shared by its files: the open
  * state (platform, device, context, profiling queue, the built program and
  * its tuned work-group sizes), the prepared kernel (one or two enqueues of
- * kernels.cl kernels with their buffers bound), cl_int translation, and the
- * device characterization the probe harness calls. Not public.
+ * kernels.cl kernels with their buffers bound), cl_int translation, whole
+ * networks (opencl_net.c), and the device characterization the probe
+ * harness calls. Not public.
  *
  * A kernel is planned once in prepare (device buffers created and filled,
  * kernel arguments set, global and local sizes fixed) and run many times:
@@ -28,7 +29,7 @@
 #define OCL_KERNEL_MAP(X) \
   X(gemm_reg) X(gemm_tiled) X(conv2d_direct) X(conv2d_dw) X(im2col) X(maxpool2d) \
   X(avgpool2d) X(gap) X(act_ew) X(add_ew) X(mul_ew) X(concat2) \
-  X(softmax_rows) X(layernorm_rows) X(peak_fma) X(copy4) X(empty)
+  X(softmax_rows) X(layernorm_rows) X(gather3) X(peak_fma) X(copy4) X(empty)
 // clang-format on
 
 enum ocl_kernel_id {
@@ -152,6 +153,58 @@ enum oc_status oc__opencl_tune(struct ocl_state *s, struct ocl_tuning *tuning);
 enum oc_status oc__opencl_plan(struct ocl_state *s, const struct oc_op *op,
                                const struct oc_tensors *tensors, struct ocl_kernel *k);
 void oc__opencl_kernel_free(struct ocl_kernel *k); /* NULL-safe, frees k */
+
+/* Device buffers an op is planned on by oc__opencl_plan_bound; the kernel
+ * does not own them (a network does). weights and bias are NULL for an op
+ * without weights. scratch, when not NULL, is a buffer of scratch_bytes the
+ * op may use as its im2col column matrix (the kernels of one in-order queue
+ * never run at once, so a network shares one). */
+struct ocl_bind {
+  cl_mem input[OC_MAX_INPUTS];
+  cl_mem weights, bias, output;
+  cl_mem scratch;
+  size_t scratch_bytes;
+};
+
+/* Plans op into k as oc__opencl_plan does, on the buffers of b: nothing is
+ * allocated or copied, except an im2col column matrix that scratch cannot
+ * hold. k->host_output stays NULL. On failure what was made stays in k. */
+enum oc_status oc__opencl_plan_bound(struct ocl_state *s, const struct oc_op *op,
+                                     const struct ocl_bind *b, struct ocl_kernel *k);
+
+/* Bytes of the im2col column matrix op would use on this device (0: none). */
+size_t oc__opencl_scratch_bytes(const struct ocl_state *s, const struct oc_op *op);
+
+/* Plans one gather3 enqueue into k: out[(a*B + b)*C + c] = in[base + a*stride_a
+ * + b*stride_b + c] for count = {A, B, C}; what names it in messages. The
+ * attention head split and merge of a network are such copies. */
+enum oc_status oc__opencl_plan_gather(struct ocl_state *s, const char *what, cl_mem in, cl_mem out,
+                                      const int32_t count[3], int32_t base, int32_t stride_a,
+                                      int32_t stride_b, struct ocl_kernel *k);
+
+/* supports() of the vtable. */
+bool oc__opencl_supports(void *state, const struct oc_op *op, char *why, size_t why_len);
+
+/* A prepared network (opencl_net.c): its device buffers and planned
+ * kernels. The network must outlive it. */
+struct ocl_net {
+  const struct oc_net *net;
+  const float *input; /* the caller's host buffers */
+  float *output;
+  cl_mem *tensor;              /* [n_tensors]: the device buffer a tensor lives in */
+  struct ocl_kernel **kernels; /* [n_kernels]: ops and gathers; NULL for the other moves */
+  int32_t n_mems, max_mems;
+  cl_mem *mems;          /* every buffer made, owned: tensors, parameters, scratch */
+  uint64_t device_bytes; /* their sum */
+};
+
+/* Whole networks (opencl_net.c): the vtable's prepare_net, run_net,
+ * read_net_output and release_net. */
+enum oc_status oc__opencl_prepare_net(void *state, const struct oc_net *net, const void *input,
+                                      void *output, void **kernel);
+enum oc_status oc__opencl_run_net(void *state, void *kernel);
+enum oc_status oc__opencl_read_net_output(void *state, void *kernel);
+void oc__opencl_release_net(void *state, void *kernel);
 
 /* Enqueues every step of k once; events[i] (when events is not NULL)
  * receives the event of step i. */

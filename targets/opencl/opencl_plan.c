@@ -4,7 +4,12 @@
  * (from the device's tuning). Everything is decided at prepare time so that
  * a run is only enqueues. Device memory limits are checked before anything
  * is allocated, so an op too large for the device fails with a message
- * naming the op, the buffer and the device. */
+ * naming the op, the buffer and the device.
+ *
+ * A single op owns its buffers (oc__opencl_plan fills them from the host
+ * tensors); an op of a whole network (opencl_net.c) is planned the same way
+ * on buffers the network owns (oc__opencl_plan_bound), and the network's
+ * data moves use the gather3 kernel (oc__opencl_plan_gather). */
 #include <stdlib.h>
 #include <string.h>
 
@@ -218,31 +223,49 @@ static void image_range(const struct ocl_state *s, struct ocl_kernel *k, const s
   set_range(s, k, 3, n, l);
 }
 
+enum conv_algo { conv_direct, conv_dw, conv_gemm, conv_im2col_gemm };
+
+/* The kernels a conv2d runs on and, for im2col, the column matrix's bytes. */
+static enum conv_algo choose_conv(const struct ocl_state *s, const struct oc_op *op,
+                                  const struct oc_op_shapes *sh, size_t *col_bytes) {
+  const bool depthwise = op->g == op->cin && op->cout == op->cin;
+  const bool pointwise = op->k == 1 && op->s == 1 && op->g == 1;
+  const size_t col = (size_t)sh->output.h * (size_t)sh->output.w * (size_t)op->k * (size_t)op->k *
+                     (size_t)op->cin * sizeof(float);
+  *col_bytes = 0;
+  if (s->conv == ocl_conv_direct) return conv_direct;
+  if (depthwise) return conv_dw;
+  if (op->g != 1) return conv_direct;
+  if (pointwise) return conv_gemm;
+  if (s->conv == ocl_conv_gemm ||
+      (col <= OCL_IM2COL_MAX_BYTES && (cl_ulong)col <= s->max_alloc_bytes)) {
+    *col_bytes = col;
+    return conv_im2col_gemm;
+  }
+  return conv_direct;
+}
+
+size_t oc__opencl_scratch_bytes(const struct ocl_state *s, const struct oc_op *op) {
+  struct oc_op_shapes sh;
+  size_t col_bytes = 0;
+  if (op->kind != oc_op_conv2d || oc_op_shapes(op, &sh) != oc_status_ok) return 0;
+  choose_conv(s, op, &sh, &col_bytes);
+  return col_bytes;
+}
+
+/* scratch (NULL: none) serves as the im2col column matrix when it holds
+ * scratch_bytes >= what the matrix needs; else the kernel makes its own. */
 static enum oc_status plan_conv(struct ocl_state *s, struct ocl_kernel *k, const struct oc_op *op,
                                 const struct oc_op_shapes *sh, cl_mem in, cl_mem w, cl_mem bias,
-                                cl_mem out) {
+                                cl_mem out, cl_mem scratch, size_t scratch_bytes) {
   struct args a;
   enum oc_status st;
   const int32_t oh = sh->output.h, ow = sh->output.w;
-  const bool depthwise = op->g == op->cin && op->cout == op->cin;
-  const bool pointwise = op->k == 1 && op->s == 1 && op->g == 1;
-  const size_t col_bytes =
-      (size_t)oh * (size_t)ow * (size_t)op->k * (size_t)op->k * (size_t)op->cin * sizeof(float);
-  enum { direct, dw, gemm, im2col_gemm } algo = direct;
-  if (s->conv == ocl_conv_direct)
-    algo = direct;
-  else if (depthwise)
-    algo = dw;
-  else if (op->g != 1)
-    algo = direct;
-  else if (pointwise)
-    algo = gemm;
-  else if (s->conv == ocl_conv_gemm ||
-           (col_bytes <= OCL_IM2COL_MAX_BYTES && (cl_ulong)col_bytes <= s->max_alloc_bytes))
-    algo = im2col_gemm;
+  size_t col_bytes = 0;
+  const enum conv_algo algo = choose_conv(s, op, sh, &col_bytes);
 
   switch (algo) {
-  case direct:
+  case conv_direct:
     st = new_step(s, k, ocl_k_conv2d_direct, &a);
     if (st != oc_status_ok) return st;
     arg_mem(&a, in);
@@ -264,7 +287,7 @@ static enum oc_status plan_conv(struct ocl_state *s, struct ocl_kernel *k, const
     arg_int(&a, op->act);
     image_range(s, k, s->tuning.img_local, op->cout, ow, oh);
     return args_done(s, k, &a);
-  case dw:
+  case conv_dw:
     st = new_step(s, k, ocl_k_conv2d_dw, &a);
     if (st != oc_status_ok) return st;
     arg_mem(&a, in);
@@ -284,12 +307,15 @@ static enum oc_status plan_conv(struct ocl_state *s, struct ocl_kernel *k, const
     arg_int(&a, op->act);
     image_range(s, k, s->tuning.dw_local, op->cout, ow, oh);
     return args_done(s, k, &a);
-  case gemm: return plan_gemm(s, k, in, w, bias, out, oh * ow, op->cout, op->cin, 1, 1, op->act);
-  case im2col_gemm: {
+  case conv_gemm:
+    return plan_gemm(s, k, in, w, bias, out, oh * ow, op->cout, op->cin, 1, 1, op->act);
+  case conv_im2col_gemm: {
     const int32_t kd = op->k * op->k * op->cin;
-    cl_mem col = NULL;
-    st = new_buffer(s, k, col_bytes, NULL, "im2col column matrix", &col);
-    if (st != oc_status_ok) return st;
+    cl_mem col = scratch;
+    if (scratch == NULL || scratch_bytes < col_bytes) {
+      st = new_buffer(s, k, col_bytes, NULL, "im2col column matrix", &col);
+      if (st != oc_status_ok) return st;
+    }
     st = new_step(s, k, ocl_k_im2col, &a);
     if (st != oc_status_ok) return st;
     arg_mem(&a, in);
@@ -375,57 +401,19 @@ static enum oc_status plan_rows(struct ocl_state *s, struct ocl_kernel *k, const
   return args_done(s, k, &a);
 }
 
-enum oc_status oc__opencl_plan(struct ocl_state *s, const struct oc_op *op,
-                               const struct oc_tensors *t, struct ocl_kernel *k) {
-  struct oc_op_shapes sh;
+/* The kernels of op on the buffers of b, arguments set and ranges fixed. */
+static enum oc_status plan_kernels(struct ocl_state *s, const struct oc_op *op,
+                                   const struct oc_op_shapes *sh, const struct ocl_bind *b,
+                                   struct ocl_kernel *k) {
   struct args a;
-  enum oc_status st = oc_op_shapes(op, &sh);
-  if (st != oc_status_ok) return st;
-  k->op = *op;
-  oc_op_format(op, k->key, sizeof k->key);
-  if (t != NULL) {
-    for (int i = 0; i < sh.n_inputs; i++)
-      if (t->input[i] == NULL)
-        return oc__fail(oc_status_invalid_argument, "input %d buffer is NULL", i);
-    if (sh.weight_elems > 0 && t->weights == NULL)
-      return oc__fail(oc_status_invalid_argument, "weights buffer is NULL");
-  }
-
-  /* The whole footprint must fit the device before anything is allocated. */
-  uint64_t total =
-      (uint64_t)oc_tensor_elems(&sh.output) + (uint64_t)sh.weight_elems + (uint64_t)sh.bias_elems;
-  for (int i = 0; i < sh.n_inputs; i++) total += (uint64_t)oc_tensor_elems(&sh.input[i]);
-  total *= sizeof(float);
-  if (total > s->global_mem_bytes)
-    return oc__fail(oc_status_out_of_memory,
-                    "device '%s': the op needs %llu bytes of device memory; the device has %llu "
-                    "(CL_DEVICE_GLOBAL_MEM_SIZE)",
-                    s->device_name, (unsigned long long)total,
-                    (unsigned long long)s->global_mem_bytes);
-
-  cl_mem in[OC_MAX_INPUTS] = {NULL}, w = NULL, bias = NULL, out = NULL;
-  static const char *const input_names[OC_MAX_INPUTS] = {"input", "second input"};
-  for (int i = 0; i < sh.n_inputs; i++) {
-    st = new_buffer(s, k, (size_t)oc_tensor_elems(&sh.input[i]) * sizeof(float),
-                    t ? t->input[i] : NULL, input_names[i], &in[i]);
-    if (st != oc_status_ok) return st;
-  }
-  if (sh.weight_elems > 0) {
-    st = new_buffer(s, k, (size_t)sh.weight_elems * sizeof(float), t ? t->weights : NULL, "weights",
-                    &w);
-    if (st != oc_status_ok) return st;
-    st = new_buffer(s, k, (size_t)sh.bias_elems * sizeof(float), t ? t->bias : NULL, "bias", &bias);
-    if (st != oc_status_ok) return st;
-  }
-  k->output_bytes = (size_t)oc_tensor_elems(&sh.output) * sizeof(float);
-  st = new_buffer(s, k, k->output_bytes, NULL, "output", &out);
-  if (st != oc_status_ok) return st;
-  k->output = out;
-  k->host_output = t ? t->output : NULL;
-
-  const int64_t n_out = oc_tensor_elems(&sh.output);
+  enum oc_status st = oc_status_ok;
+  const cl_mem *in = b->input;
+  const cl_mem w = b->weights, bias = b->bias, out = b->output;
+  const int64_t n_out = oc_tensor_elems(&sh->output);
   switch (op->kind) {
-  case oc_op_conv2d: st = plan_conv(s, k, op, &sh, in[0], w, bias, out); break;
+  case oc_op_conv2d:
+    st = plan_conv(s, k, op, sh, in[0], w, bias, out, b->scratch, b->scratch_bytes);
+    break;
   case oc_op_fc:
     st = plan_gemm(s, k, in[0], w, bias, out, op->m, op->cout, op->cin, 1, 1, op->act);
     break;
@@ -433,7 +421,7 @@ enum oc_status oc__opencl_plan(struct ocl_state *s, const struct oc_op *op,
     st = plan_gemm(s, k, in[0], in[1], NULL, out, op->m, op->n, op->k, op->b, op->tb, oc_act_none);
     break;
   case oc_op_maxpool2d:
-  case oc_op_avgpool2d: st = plan_pool(s, k, op, &sh, in[0], out); break;
+  case oc_op_avgpool2d: st = plan_pool(s, k, op, sh, in[0], out); break;
   case oc_op_gap:
     st = new_step(s, k, ocl_k_gap, &a);
     if (st != oc_status_ok) break;
@@ -493,11 +481,103 @@ enum oc_status oc__opencl_plan(struct ocl_state *s, const struct oc_op *op,
   case oc_op_layernorm: st = plan_rows(s, k, op, in[0], w, bias, out); break;
   case oc_op_kind__count: st = oc__fail(oc_status_unsupported, "kind not implemented"); break;
   }
+  return st;
+}
+
+enum oc_status oc__opencl_plan(struct ocl_state *s, const struct oc_op *op,
+                               const struct oc_tensors *t, struct ocl_kernel *k) {
+  struct oc_op_shapes sh;
+  enum oc_status st = oc_op_shapes(op, &sh);
+  if (st != oc_status_ok) return st;
+  k->op = *op;
+  oc_op_format(op, k->key, sizeof k->key);
+  if (t != NULL) {
+    for (int i = 0; i < sh.n_inputs; i++)
+      if (t->input[i] == NULL)
+        return oc__fail(oc_status_invalid_argument, "input %d buffer is NULL", i);
+    if (sh.weight_elems > 0 && t->weights == NULL)
+      return oc__fail(oc_status_invalid_argument, "weights buffer is NULL");
+  }
+
+  /* The whole footprint must fit the device before anything is allocated. */
+  uint64_t total =
+      (uint64_t)oc_tensor_elems(&sh.output) + (uint64_t)sh.weight_elems + (uint64_t)sh.bias_elems;
+  for (int i = 0; i < sh.n_inputs; i++) total += (uint64_t)oc_tensor_elems(&sh.input[i]);
+  total *= sizeof(float);
+  if (total > s->global_mem_bytes)
+    return oc__fail(oc_status_out_of_memory,
+                    "device '%s': the op needs %llu bytes of device memory; the device has %llu "
+                    "(CL_DEVICE_GLOBAL_MEM_SIZE)",
+                    s->device_name, (unsigned long long)total,
+                    (unsigned long long)s->global_mem_bytes);
+
+  struct ocl_bind b = {{NULL}, NULL, NULL, NULL, NULL, 0};
+  static const char *const input_names[OC_MAX_INPUTS] = {"input", "second input"};
+  for (int i = 0; i < sh.n_inputs; i++) {
+    st = new_buffer(s, k, (size_t)oc_tensor_elems(&sh.input[i]) * sizeof(float),
+                    t ? t->input[i] : NULL, input_names[i], &b.input[i]);
+    if (st != oc_status_ok) return st;
+  }
+  if (sh.weight_elems > 0) {
+    st = new_buffer(s, k, (size_t)sh.weight_elems * sizeof(float), t ? t->weights : NULL, "weights",
+                    &b.weights);
+    if (st != oc_status_ok) return st;
+    st = new_buffer(s, k, (size_t)sh.bias_elems * sizeof(float), t ? t->bias : NULL, "bias",
+                    &b.bias);
+    if (st != oc_status_ok) return st;
+  }
+  k->output_bytes = (size_t)oc_tensor_elems(&sh.output) * sizeof(float);
+  st = new_buffer(s, k, k->output_bytes, NULL, "output", &b.output);
+  if (st != oc_status_ok) return st;
+  k->output = b.output;
+  k->host_output = t ? t->output : NULL;
+
+  st = plan_kernels(s, op, &sh, &b, k);
   if (st != oc_status_ok) return st;
   /* Uploads are done before prepare returns: nothing is left for run(). */
   cl_int err = clFinish(s->queue);
   if (err != CL_SUCCESS) return cl_fail(s, k, err, "uploading the tensors: clFinish");
   return oc_status_ok;
+}
+
+enum oc_status oc__opencl_plan_bound(struct ocl_state *s, const struct oc_op *op,
+                                     const struct ocl_bind *b, struct ocl_kernel *k) {
+  struct oc_op_shapes sh;
+  enum oc_status st = oc_op_shapes(op, &sh);
+  if (st != oc_status_ok) return st;
+  k->op = *op;
+  oc_op_format(op, k->key, sizeof k->key);
+  for (int i = 0; i < sh.n_inputs; i++)
+    if (b->input[i] == NULL)
+      return oc__fail(oc_status_invalid_argument, "input %d device buffer is NULL", i);
+  if (b->output == NULL || (sh.weight_elems > 0 && (b->weights == NULL || b->bias == NULL)))
+    return oc__fail(oc_status_invalid_argument, "a device buffer is NULL");
+  k->output = b->output;
+  k->output_bytes = (size_t)oc_tensor_elems(&sh.output) * sizeof(float);
+  k->host_output = NULL;
+  return plan_kernels(s, op, &sh, b, k);
+}
+
+enum oc_status oc__opencl_plan_gather(struct ocl_state *s, const char *what, cl_mem in, cl_mem out,
+                                      const int32_t count[3], int32_t base, int32_t stride_a,
+                                      int32_t stride_b, struct ocl_kernel *k) {
+  struct args a;
+  oc__strcpy(k->key, sizeof k->key, what);
+  const int64_t n = (int64_t)count[0] * count[1] * count[2];
+  enum oc_status st = new_step(s, k, ocl_k_gather3, &a);
+  if (st != oc_status_ok) return st;
+  arg_mem(&a, in);
+  arg_mem(&a, out);
+  arg_int(&a, count[1]);
+  arg_int(&a, count[2]);
+  arg_int(&a, base);
+  arg_int(&a, stride_a);
+  arg_int(&a, stride_b);
+  arg_int(&a, n);
+  range_1d(s, k, n, s->tuning.ew_local);
+  k->output = out;
+  k->output_bytes = (size_t)n * sizeof(float);
+  return args_done(s, k, &a);
 }
 
 enum oc_status oc__opencl_enqueue(struct ocl_state *s, struct ocl_kernel *k, cl_event *events) {

@@ -6,13 +6,15 @@
  * width), argument parsing, unavailability with its reason, build failures
  * with the build log, out-of-memory and run-time errors naming the op and
  * the device, the profiling-timestamp guards, the program and tuning cache,
- * the tuner and device characterization.
+ * the tuner and device characterization, and whole networks (every layer
+ * kind and every data move, against the ref runner's output).
  *
  * Results are compared with the ref oracle as the conformance suite does:
  * |got - r| <= 2e-5 * sqrt(L) + 1e-4 * |r|, L the reduction length. Every
  * test that needs the device skips with the reason when there is none.
  * Tests never assert on speed, only on what a timing must satisfy. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include "core/core.h"
 #include "opcost/lut.h"
+#include "opcost/net.h"
 #include "opcost/probe.h"
 #include "opcost/target.h"
 #include "targets/opencl/opencl.h"
@@ -553,4 +556,340 @@ Test(opencl_profile, probe_device_gives_a_gpu_roofline) {
   cr_expect_float_eq(r.launch_us, p[0].launch_us, 1e-9 * p[0].launch_us);
   free(p);
   oc_target_close(t);
+}
+
+/* ---- whole networks ------------------------------------------------------- */
+
+#define NET_HEAD "{\"format\":\"opcost-net/1\",\"name\":\"run\",\"input\":"
+
+/* The networks of tests/unit/test_net_run.c (every block, every activation,
+ * every join, attention with class token and positions) and one whose NB201
+ * cell has a zero output node: together they hold every step of enum
+ * oc_net_step (checked by every_data_move_is_covered). */
+static const char *const test_nets[] = {
+    /* Mixed CNN: every block but the transformer, odd sizes, every activation. */
+    NET_HEAD
+    "{\"h\":21,\"w\":19,\"c\":3},\"layers\":["
+    "{\"op\":\"conv2d\",\"cout\":16,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
+    "{\"op\":\"mbconv\",\"cout\":16,\"k\":3,\"e\":4,\"se\":1,\"se_gate\":\"hsigmoid\",\"act\":"
+    "\"swish\"},"
+    "{\"op\":\"mbconv\",\"cout\":24,\"k\":5,\"s\":2,\"mid\":40,\"se\":1,\"act\":\"relu6\"},"
+    "{\"op\":\"fused_mbconv\",\"cout\":24,\"k\":3,\"e\":2,\"act\":\"sigmoid\"},"
+    "{\"op\":\"bottleneck\",\"cout\":32},"
+    "{\"op\":\"basic\",\"cout\":32,\"s\":2},"
+    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":1,\"act\":\"gelu\"},"
+    "{\"op\":\"avgpool2d\",\"id\":\"b\",\"k\":3,\"s\":1},"
+    "{\"op\":\"concat\",\"inputs\":[\"a\",\"b\"]},"
+    "{\"op\":\"act\",\"act\":\"tanh\"},"
+    "{\"op\":\"maxpool2d\",\"k\":2,\"s\":1},"
+    "{\"op\":\"nb201_cell\",\"cell\":\"|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|"
+    "skip_connect~0|nor_conv_1x1~1|skip_connect~2|\"},"
+    "{\"op\":\"avgpool2d\",\"k\":1,\"s\":1},"
+    "{\"op\":\"se\",\"se_gate\":\"hsigmoid\"},"
+    "{\"op\":\"layernorm\"},"
+    "{\"op\":\"softmax\"},"
+    "{\"op\":\"gap\"},"
+    "{\"op\":\"fc\",\"cout\":10,\"act\":\"hsigmoid\"}]}",
+    /* Vision transformer: patch embedding with class token and positions. */
+    NET_HEAD "{\"h\":16,\"w\":16,\"c\":3},\"layers\":["
+             "{\"op\":\"patch_embed\",\"p\":4,\"dim\":24,\"cls\":1,\"pos\":1},"
+             "{\"op\":\"transformer_layer\",\"heads\":3,\"mlp_ratio\":2},"
+             "{\"op\":\"transformer_layer\",\"heads\":2,\"act\":\"swish\"},"
+             "{\"op\":\"transformer_layer\",\"heads\":4,\"head_dim\":5},"
+             "{\"op\":\"layernorm\"},"
+             "{\"op\":\"token_select\",\"index\":2},"
+             "{\"op\":\"fc\",\"cout\":5}]}",
+    /* Primitive joins: matmul (tb=1), mul, add with fused activations. */
+    NET_HEAD
+    "{\"h\":4,\"w\":6,\"c\":3},\"layers\":["
+    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3},"
+    "{\"op\":\"conv2d\",\"id\":\"b\",\"inputs\":[\"input\"],\"cout\":8,\"k\":1,\"act\":\"tanh\"},"
+    "{\"op\":\"matmul\",\"id\":\"m\",\"inputs\":[\"a\",\"b\"],\"tb\":1},"
+    "{\"op\":\"softmax\",\"id\":\"s\"},"
+    "{\"op\":\"matmul\",\"id\":\"p\",\"inputs\":[\"s\",\"b\"]},"
+    "{\"op\":\"add\",\"inputs\":[\"p\",\"a\"],\"act\":\"hswish\"},"
+    "{\"op\":\"mul\",\"id\":\"q\",\"inputs\":[\"a\",\"b\"]},"
+    "{\"op\":\"add\",\"inputs\":[\"q\",\"a\"],\"act\":\"swish\"},"
+    "{\"op\":\"add\",\"inputs\":[\"q\",\"b\"],\"act\":\"relu6\"}]}",
+    /* A cell whose output node has no live edge: a zero fill, then a join. */
+    NET_HEAD "{\"h\":9,\"w\":7,\"c\":4},\"layers\":["
+             "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3,\"act\":\"relu\"},"
+             "{\"op\":\"nb201_cell\",\"id\":\"z\",\"cell\":\"|nor_conv_3x3~0|+|none~0|none~1|+|"
+             "none~0|none~1|none~2|\"},"
+             "{\"op\":\"add\",\"inputs\":[\"z\",\"a\"]},"
+             "{\"op\":\"conv2d\",\"cout\":6,\"k\":3,\"s\":2,\"act\":\"swish\"}]}",
+};
+#define N_TEST_NETS ((int)(sizeof test_nets / sizeof test_nets[0]))
+
+/* Target arguments the networks run under: the default plan, and each
+ * convolution algorithm forced (im2col shares the network's scratch). */
+static const char *const net_args[] = {"tune=off", "tune=off,conv=gemm", "tune=off,conv=direct"};
+#define N_NET_ARGS ((int)(sizeof net_args / sizeof net_args[0]))
+
+static struct oc_net *load_net(const char *text) {
+  struct oc_net *net = NULL;
+  cr_assert_eq(oc_net_from_string(text, "test", &net), oc_status_ok, "%s", oc_errmsg());
+  return net;
+}
+
+/* The output of net on spec after `runs` runs (read back after each; every
+ * read must give the same bits). */
+static float *run_network(const char *spec, const struct oc_net *net, const float *in, int runs) {
+  const int64_t n = oc_tensor_elems(&net->output);
+  float *out = malloc((size_t)n * sizeof *out);
+  float *first = malloc((size_t)n * sizeof *first);
+  cr_assert(out && first);
+  struct oc_target *target = NULL;
+  struct oc_kernel *kernel = NULL;
+  cr_assert_eq(oc_target_open(spec, NULL, &target), oc_status_ok, "%s: %s", spec, oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(target, net, in, out, &kernel), oc_status_ok, "%s: %s", spec,
+               oc_errmsg());
+  for (int r = 0; r < runs; r++) {
+    for (int64_t i = 0; i < n; i++) out[i] = NAN;
+    cr_assert_eq(oc_target_run(target, kernel), oc_status_ok, "%s run %d: %s", spec, r,
+                 oc_errmsg());
+    cr_assert_eq(oc_target_read_output(target, kernel), oc_status_ok, "%s: %s", spec, oc_errmsg());
+    if (r == 0)
+      memcpy(first, out, (size_t)n * sizeof *out);
+    else
+      cr_expect(memcmp(first, out, (size_t)n * sizeof *out) == 0, "%s: run %d differs from run 0",
+                spec, r);
+  }
+  oc_target_release(target, kernel);
+  oc_target_close(target);
+  free(first);
+  return out;
+}
+
+/* The tolerance of the cpu-vs-ref network test (tests/unit/test_net_run.c):
+ * max |got - ref| <= 2e-4 x max |ref| + 1e-5. Per op the device stays within
+ * the conformance tolerance (float sums against the oracle's double); over
+ * ~100 chained kernels the differences add up, relative to the output's
+ * scale. */
+static void expect_net_close(const float *ref, const float *got, int64_t n, const char *what) {
+  double max_ref = 0, max_diff = 0;
+  for (int64_t i = 0; i < n; i++) {
+    cr_assert(isfinite(ref[i]) && isfinite(got[i]), "%s: element %lld is not finite (%g)", what,
+              (long long)i, (double)got[i]);
+    if (fabs(ref[i]) > max_ref) max_ref = fabs(ref[i]);
+    double d = fabs((double)ref[i] - got[i]);
+    if (d > max_diff) max_diff = d;
+  }
+  cr_expect(max_ref > 1e-6, "%s: the output is all zeros; the test would prove nothing", what);
+  cr_expect(max_diff <= 2e-4 * max_ref + 1e-5, "%s: max diff %g (max |ref| %g)", what, max_diff,
+            max_ref);
+}
+
+struct net_case {
+  int net;  /* index into test_nets */
+  int args; /* index into net_args */
+};
+
+ParameterizedTestParameters(opencl_net, matches_ref) {
+  static struct net_case cases[N_TEST_NETS * N_NET_ARGS];
+  for (int i = 0; i < N_TEST_NETS; i++)
+    for (int a = 0; a < N_NET_ARGS; a++) cases[i * N_NET_ARGS + a] = (struct net_case){i, a};
+  return cr_make_param_array(struct net_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct net_case *c, opencl_net, matches_ref) {
+  need_device();
+  struct oc_net *net = load_net(test_nets[c->net]);
+  float *in = malloc((size_t)oc_tensor_elems(&net->input) * sizeof *in);
+  cr_assert_not_null(in);
+  oc_net_fill_input(net, 3, in);
+  char spec[96], what[160];
+  snprintf(spec, sizeof spec, "opencl:%s", net_args[c->args]);
+  snprintf(what, sizeof what, "network %d on %s", c->net, spec);
+  float *ref = run_network("ref", net, in, 1);
+  float *got = run_network(spec, net, in, 2); /* the second run must repeat the first */
+  expect_net_close(ref, got, oc_tensor_elems(&net->output), what);
+  free(in);
+  free(ref);
+  free(got);
+  oc_net_free(net);
+}
+
+Test(opencl_net, every_data_move_is_covered) {
+  bool seen[OC_NET_STEP_COUNT] = {false};
+  for (int i = 0; i < N_TEST_NETS; i++) {
+    struct oc_net *net = load_net(test_nets[i]);
+    for (int32_t k = 0; k < net->n_kernels; k++) seen[net->kernels[k].step] = true;
+    oc_net_free(net);
+  }
+  for (int step = 0; step < OC_NET_STEP_COUNT; step++)
+    cr_expect(seen[step], "no test network has a '%s' kernel",
+              oc_net_step_name((enum oc_net_step)step));
+}
+
+Test(opencl_net, the_target_runs_networks) {
+  cr_expect(oc_target_opencl.caps & oc_cap_networks);
+  cr_expect_not_null(oc_target_opencl.prepare_net);
+  cr_expect_not_null(oc_target_opencl.run_net);
+  cr_expect_not_null(oc_target_opencl.read_net_output);
+  cr_expect_not_null(oc_target_opencl.release_net);
+}
+
+/* Ops are timed by the device's profiling events; networks by the host
+ * clock around run(), end to end (an event span would leave out launches). */
+Test(opencl_net, networks_are_timed_end_to_end_by_the_host_clock) {
+  need_device();
+  struct oc_net *net = load_net(test_nets[2]);
+  int64_t n_in = oc_tensor_elems(&net->tensors[net->input_tensor].shape);
+  float *in = calloc((size_t)n_in + OC_TENSOR_SLACK_BYTES, sizeof *in);
+  float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
+  cr_assert(in && out);
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_open("opencl:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_ok, "%s", oc_errmsg());
+  cr_expect(!oc_target_has_device_timer(t, k));
+  double us = 0;
+  cr_expect_eq(oc_target_time_runs(t, k, 1, &us), oc_status_unsupported);
+  struct oc_measure_opts o;
+  oc_measure_opts_default(&o);
+  o.max_time_s = 0.2;
+  struct oc_measurement m;
+  memset(&m, 0, sizeof m);
+  cr_assert_eq(oc_probe_kernel(t, k, &o, &m), oc_status_ok, "%s", oc_errmsg());
+  cr_expect(!m.device_timer, "a network sample is host time");
+  cr_expect_gt(m.stats.median_us, 0);
+  oc_measurement_release(&m);
+  oc_target_release(t, k);
+  oc_target_close(t);
+  free(in);
+  free(out);
+  oc_net_free(net);
+}
+
+Test(opencl_net, network_without_kernels_copies_its_input) {
+  need_device();
+  struct oc_net *net = load_net(NET_HEAD "{\"h\":2,\"w\":2,\"c\":3},\"layers\":["
+                                         "{\"op\":\"nb201_cell\",\"cell\":\"|skip_connect~0|+|"
+                                         "none~0|none~1|+|skip_connect~0|none~1|none~2|\"}]}");
+  cr_assert_eq(net->n_kernels, 0);
+  float in[12];
+  for (int i = 0; i < 12; i++) in[i] = (float)i - 5.5f;
+  float *out = run_network("opencl:tune=off", net, in, 2);
+  cr_expect(memcmp(in, out, sizeof in) == 0);
+  free(out);
+  oc_net_free(net);
+}
+
+Test(opencl_net, an_unsupported_op_names_the_network_layer_and_key) {
+  need_device();
+  struct oc_net *net = load_net("{\"format\":\"opcost-net/1\",\"name\":\"halfnet\",\"dtype\":"
+                                "\"f16\",\"input\":{\"h\":2,\"w\":2,\"c\":3},\"layers\":["
+                                "{\"op\":\"act\",\"act\":\"relu\"},{\"op\":\"gap\"}]}");
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  float in[12] = {0}, out[3];
+  cr_assert_eq(oc_target_open("opencl:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_expect_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_unsupported, "%s",
+               oc_errmsg());
+  cr_expect_null(k);
+  const char *msg = oc_errmsg();
+  cr_expect(strstr(msg, "network 'halfnet'") != NULL, "names the network: %s", msg);
+  cr_expect(strstr(msg, "layer 0") != NULL, "names the layer: %s", msg);
+  cr_expect(strstr(msg, "op 'act.f16 h=2 w=2 c=3 act=relu'") != NULL, "names the op key: %s", msg);
+  cr_expect(strstr(msg, "f16") != NULL && strstr(msg, "not supported") != NULL, "says why: %s",
+            msg);
+  oc_target_close(t);
+  oc_net_free(net);
+}
+
+static cl_uint mem_refs(cl_mem mem) {
+  cl_uint refs = 0;
+  cr_assert_eq(clGetMemObjectInfo(mem, CL_MEM_REFERENCE_COUNT, sizeof refs, &refs, NULL),
+               CL_SUCCESS);
+  return refs;
+}
+
+static cl_uint kernel_refs(cl_kernel kernel) {
+  cl_uint refs = 0;
+  cr_assert_eq(clGetKernelInfo(kernel, CL_KERNEL_REFERENCE_COUNT, sizeof refs, &refs, NULL),
+               CL_SUCCESS);
+  return refs;
+}
+
+/* release_net drops every reference the network holds: each buffer and
+ * kernel it made is left with only the reference this test took (host
+ * memory is the ASan build's to check). */
+Test(opencl_net, release_frees_every_buffer_and_kernel) {
+  need_device();
+  struct ocl_state *s = open_state("tune=off,conv=gemm");
+  struct oc_net *net = load_net(test_nets[1]);
+  float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
+  float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
+  cr_assert(in && out);
+  void *kernel = NULL;
+  cr_assert_eq(oc_target_opencl.prepare_net(s, net, in, out, &kernel), oc_status_ok, "%s",
+               oc_errmsg());
+  cr_assert_eq(oc_target_opencl.run_net(s, kernel), oc_status_ok, "%s", oc_errmsg());
+  struct ocl_net *r = kernel;
+  const int32_t n_mems = r->n_mems;
+  cr_assert_gt(n_mems, 0);
+  cl_mem *mems = calloc((size_t)n_mems, sizeof *mems);
+  cl_kernel *kernels = calloc((size_t)net->n_kernels * OCL_MAX_STEPS + 1, sizeof *kernels);
+  cr_assert(mems && kernels);
+  int n_kernels = 0;
+  for (int32_t i = 0; i < n_mems; i++) {
+    mems[i] = r->mems[i];
+    clRetainMemObject(mems[i]);
+  }
+  for (int32_t i = 0; i < net->n_kernels; i++) {
+    if (r->kernels[i] == NULL) continue;
+    for (int j = 0; j < r->kernels[i]->n_steps; j++) {
+      kernels[n_kernels] = r->kernels[i]->steps[j].kernel;
+      clRetainKernel(kernels[n_kernels++]);
+    }
+  }
+  cr_expect_gt(n_kernels, 0);
+  oc_target_opencl.release_net(s, kernel);
+  for (int32_t i = 0; i < n_mems; i++) {
+    cr_expect_eq(mem_refs(mems[i]), 1, "buffer %d still referenced", (int)i);
+    clReleaseMemObject(mems[i]);
+  }
+  for (int i = 0; i < n_kernels; i++) {
+    cr_expect_eq(kernel_refs(kernels[i]), 1, "kernel %d still referenced", i);
+    clReleaseKernel(kernels[i]);
+  }
+  free(mems);
+  free(kernels);
+  free(in);
+  free(out);
+  oc_net_free(net);
+  oc_target_opencl.close(s);
+}
+
+/* Activations share buffers by liveness: a network of many layers needs
+ * fewer activation buffers than it has tensors. */
+Test(opencl_net, activations_share_buffers) {
+  need_device();
+  struct ocl_state *s = open_state("tune=off");
+  struct oc_net *net = load_net(test_nets[0]);
+  float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
+  float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
+  cr_assert(in && out);
+  void *kernel = NULL;
+  cr_assert_eq(oc_target_opencl.prepare_net(s, net, in, out, &kernel), oc_status_ok, "%s",
+               oc_errmsg());
+  struct ocl_net *r = kernel;
+  int32_t distinct = 0, activations = 0;
+  for (int32_t t = 0; t < net->n_tensors; t++) {
+    if (net->tensors[t].kind != oc_net_tensor_activation) continue;
+    activations++;
+    bool first = true;
+    for (int32_t u = 0; u < t && first; u++)
+      if (net->tensors[u].kind == oc_net_tensor_activation && r->tensor[u] == r->tensor[t])
+        first = false;
+    distinct += first;
+  }
+  cr_expect_lt(distinct, activations / 2, "%d buffers for %d activations", (int)distinct,
+               (int)activations);
+  oc_target_opencl.release_net(s, kernel);
+  free(in);
+  free(out);
+  oc_net_free(net);
+  oc_target_opencl.close(s);
 }
