@@ -18,8 +18,9 @@
 #include "opcost/status.h"
 #include "opcost/target.h"
 
-/* Version of the protocol: bumped on any change a peer could notice. */
-#define OC__AGENT_PROTOCOL 1
+/* Version of the protocol: bumped on any change a peer could notice.
+ * 2: prepare_net (whole networks), hello's net_format and networks. */
+#define OC__AGENT_PROTOCOL 2
 #define OC__AGENT_NAME "opcost-agent"
 /* Most runs one `time` request may ask for: bounds the reply's size. */
 #define OC__AGENT_MAX_RUNS 100000

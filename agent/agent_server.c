@@ -3,6 +3,11 @@
  * target of this device (cpu or ref), prepares ops with the tensors the
  * host sends, runs them, times runs with this device's CLOCK_MONOTONIC_RAW,
  * sends outputs back, and runs whole measurements with the probe harness.
+ * Whole networks (prepare_net) arrive as their opcost-net/1 JSON, are
+ * loaded and expanded by the same net code as on the host (the host's hash
+ * must come out), get their weights seeded here (OC_NET_PARAM_SEED, as every
+ * runner does: no weight crosses the link) and become kernels like ops:
+ * run, read, time and release take their ids.
  *
  * Every request gets exactly one reply line with the request's id, errors
  * included ({"id":..,"error":..,"status":..}); a reply is built completely
@@ -25,6 +30,7 @@
 
 #include "agent/agent.h"
 #include "core/core.h"
+#include "opcost/net.h"
 #include "opcost/probe.h"
 #include "opcost/version.h"
 #include "targets/targets_internal.h"
@@ -35,8 +41,10 @@
 struct agent_kernel {
   int64_t id;
   struct oc_kernel *kernel;
-  struct oc_op op;
-  void *buffers[OC_MAX_INPUTS + 3]; /* inputs, weights, bias, output */
+  struct oc_op op;                  /* an op kernel's */
+  struct oc_net *net;               /* a network kernel's (outlives kernel); else NULL */
+  void *buffers[OC_MAX_INPUTS + 3]; /* inputs, weights, bias, output (a network:
+                                       input 0 and output) */
   size_t output_bytes;
 };
 
@@ -118,6 +126,7 @@ static void kernel_free(struct agent *a, struct agent_kernel *k) {
   if (k->kernel) oc_target_release(a->target, k->kernel);
   for (size_t i = 0; i < sizeof k->buffers / sizeof k->buffers[0]; i++)
     oc__aligned_free(k->buffers[i]);
+  oc_net_free(k->net); /* after the kernel that points to it */
   free(k);
 }
 
@@ -192,14 +201,18 @@ static enum oc_status cmd_hello(struct agent *a, const json_t *req, json_t *repl
   const uint16_t probe = 1;
   set(reply, "endian", json_string(*(const uint8_t *)&probe == 1 ? "little" : "big"));
   set(reply, "emulated", a->emulated[0] ? json_string(a->emulated) : json_null());
-  json_t *targets = json_array();
-  for (size_t i = 0; targets != NULL && i < oc_target_count(); i++) {
+  json_t *targets = json_array(), *networks = json_array();
+  for (size_t i = 0; targets != NULL && networks != NULL && i < oc_target_count(); i++) {
     const struct oc_target_vtab *v = oc_target_at(i);
     char why[256];
-    if (strcmp(v->name, "remote") != 0 && oc_target_available(v, why, sizeof why) == oc_status_ok)
+    if (strcmp(v->name, "remote") != 0 && oc_target_available(v, why, sizeof why) == oc_status_ok) {
       json_array_append_new(targets, json_string(v->name));
+      if (v->caps & oc_cap_networks) json_array_append_new(networks, json_string(v->name));
+    }
   }
   set(reply, "targets", targets);
+  set(reply, "networks", networks); /* targets here that run whole networks */
+  set(reply, "net_format", json_string(OC_NET_FORMAT));
   return oc_status_ok;
 }
 
@@ -399,6 +412,21 @@ static enum oc_status load_buffer(const json_t *value, const char *what, size_t 
   return oc_status_ok;
 }
 
+/* Gives k the next id and lists it. */
+static enum oc_status add_kernel(struct agent *a, struct agent_kernel *k) {
+  if (a->n_kernels == a->cap_kernels) {
+    size_t cap = a->cap_kernels ? a->cap_kernels * 2 : 16;
+    struct agent_kernel **grown = realloc(a->kernels, cap * sizeof *grown);
+    if (grown == NULL)
+      return oc__fail(oc_status_out_of_memory, "out of memory for the kernel list");
+    a->kernels = grown;
+    a->cap_kernels = cap;
+  }
+  k->id = a->next_kernel++;
+  a->kernels[a->n_kernels++] = k;
+  return oc_status_ok;
+}
+
 static enum oc_status cmd_prepare(struct agent *a, const json_t *req, json_t *reply) {
   struct oc_op op;
   struct oc_op_shapes sh;
@@ -470,23 +498,142 @@ static enum oc_status cmd_prepare(struct agent *a, const json_t *req, json_t *re
     t.output = k->buffers[OC_MAX_INPUTS + 2];
     st = oc_target_prepare(a->target, &op, &t, &k->kernel);
   }
-  if (st == oc_status_ok && a->n_kernels == a->cap_kernels) {
-    size_t cap = a->cap_kernels ? a->cap_kernels * 2 : 16;
-    struct agent_kernel **grown = realloc(a->kernels, cap * sizeof *grown);
-    if (grown == NULL) {
-      st = oc__fail(oc_status_out_of_memory, "out of memory for the kernel list");
-    } else {
-      a->kernels = grown;
-      a->cap_kernels = cap;
-    }
-  }
+  if (st == oc_status_ok) st = add_kernel(a, k);
   if (st != oc_status_ok) {
     kernel_free(a, k);
     return st;
   }
-  k->id = a->next_kernel++;
-  a->kernels[a->n_kernels++] = k;
   set(reply, "kernel", json_integer((json_int_t)k->id));
+  return oc_status_ok;
+}
+
+/* The network of a prepare_net request: field `net` holds its opcost-net/1
+ * JSON as text (or as an object), loaded by the same code as on the host.
+ * Messages name the network ("network 'NAME': layer 3 (conv2d): ..."). */
+static enum oc_status load_net(const json_t *req, struct oc_net **net) {
+  const json_t *value = json_object_get(req, "net");
+  json_t *root = NULL;
+  json_error_t jerr;
+  if (json_is_string(value)) {
+    root = json_loadb(json_string_value(value), json_string_length(value), JSON_REJECT_DUPLICATES,
+                      &jerr);
+    if (root == NULL)
+      return oc__fail(oc_status_parse_error, "field 'net': line %d, column %d: %s", jerr.line,
+                      jerr.column, jerr.text);
+  } else if (json_is_object(value)) {
+    root = json_incref((json_t *)value);
+  } else {
+    return oc__fail(oc_status_invalid_argument,
+                    "field 'net' (the network as %s JSON text) is missing", OC_NET_FORMAT);
+  }
+  char source[OC_NET_NAME_MAX + 16] = "network";
+  const char *name = json_string_value(json_object_get(root, "name"));
+  if (name != NULL) oc__strfmt(source, sizeof source, "network '%s'", name);
+  enum oc_status st = oc_net_load_json(root, source, net);
+  json_decref(root);
+  return st;
+}
+
+/* After the device's runner refused net: the first op kernel the target
+ * does not run, named by layer, or else the runner's message with the
+ * network's name in front. */
+static enum oc_status net_prepare_failure(struct agent *a, const struct oc_net *net,
+                                          enum oc_status st) {
+  char msg[1024];
+  oc__strcpy(msg, sizeof msg, oc_errmsg());
+  for (int32_t i = 0; i < net->n_kernels; i++) {
+    const struct oc_net_kernel *k = &net->kernels[i];
+    char why[512] = "", key[OC_KEY_MAX] = "";
+    if (k->step != oc_net_step_op || oc_target_supports(a->target, &k->op, why, sizeof why))
+      continue;
+    const struct oc_net_layer *l = &net->layers[k->layer];
+    oc_op_format(&k->op, key, sizeof key);
+    return oc__fail(oc_status_unsupported,
+                    "network '%s': layer %d%s%s%s (%s): target '%s' does not run '%s': %s",
+                    net->name, (int)k->layer, l->id[0] ? " '" : "", l->id, l->id[0] ? "'" : "",
+                    oc_net_block_name(l->block), a->target_name, key, why);
+  }
+  if (strstr(msg, net->name) != NULL) return oc__fail(st, "%s", msg);
+  return oc__fail(st, "network '%s': %s", net->name, msg[0] ? msg : oc_status_str(st));
+}
+
+static enum oc_status cmd_prepare_net(struct agent *a, const json_t *req, json_t *reply) {
+  struct agent_kernel *k = NULL;
+  struct oc_net *net = NULL;
+  int64_t seed = 1;
+  enum oc_status st = need_target(a);
+  if (st == oc_status_ok) st = get_int(req, "seed", 0, INT64_MAX, false, &seed);
+  if (st == oc_status_ok && a->n_kernels >= OC__AGENT_MAX_KERNELS)
+    st = oc__fail(oc_status_out_of_memory, "%d kernels are prepared already: release some",
+                  OC__AGENT_MAX_KERNELS);
+  if (st == oc_status_ok) st = load_net(req, &net);
+  if (st != oc_status_ok) return st;
+  const char *hash = get_str(req, "hash");
+  if (hash != NULL && strcmp(hash, net->hash_hex) != 0) {
+    st = oc__fail(oc_status_incompatible,
+                  "network '%s': hash %s here, %s on the host: the agent expands the network "
+                  "differently (another opcost version; update the agent)",
+                  net->name, net->hash_hex, hash);
+    oc_net_free(net);
+    return st;
+  }
+  if (net->dtype != oc_dtype_f32) {
+    st = oc__fail(oc_status_unsupported, "network '%s': dtype %s: whole-network runs are f32 only",
+                  net->name, oc_dtype_name(net->dtype));
+    oc_net_free(net);
+    return st;
+  }
+  k = calloc(1, sizeof *k);
+  if (k == NULL) {
+    oc_net_free(net);
+    return oc__fail(oc_status_out_of_memory, "out of memory for a kernel");
+  }
+  k->net = net;
+  size_t in_bytes = (size_t)oc_tensor_elems(&net->input) * sizeof(float);
+  size_t out_bytes = (size_t)oc_tensor_elems(&net->output) * sizeof(float);
+  void *in = oc__aligned_alloc(64, in_bytes + OC_TENSOR_SLACK_BYTES);
+  void *out = oc__aligned_alloc(64, out_bytes + OC_TENSOR_SLACK_BYTES);
+  k->buffers[0] = in;
+  k->buffers[OC_MAX_INPUTS + 2] = out;
+  k->output_bytes = out_bytes;
+  if (in == NULL || out == NULL) {
+    st = oc__fail(oc_status_out_of_memory, "network '%s': out of memory for its input and output",
+                  net->name);
+  } else {
+    memset((char *)in + in_bytes, 0, OC_TENSOR_SLACK_BYTES);
+    memset(out, 0, out_bytes + OC_TENSOR_SLACK_BYTES);
+    const json_t *value = json_object_get(req, "input");
+    if (value == NULL || json_is_null(value)) {
+      oc_net_fill_input(net, (uint64_t)seed, in); /* what the host's oc_net_fill_input gives */
+    } else if (!json_is_string(value)) {
+      st = oc__fail(oc_status_invalid_argument, "field 'input' must be a base64 string");
+    } else {
+      size_t got = 0;
+      st = oc__b64_decode(json_string_value(value), json_string_length(value), in, in_bytes, &got);
+      if (st != oc_status_ok)
+        st = oc__fail_prefix(st, "network '%s': input: ", net->name);
+      else if (got != in_bytes)
+        st = oc__fail(oc_status_invalid_argument,
+                      "network '%s': input: %zu bytes, its input [%d,%d,%d] f32 needs %zu",
+                      net->name, got, (int)net->input.h, (int)net->input.w, (int)net->input.c,
+                      in_bytes);
+    }
+  }
+  if (st == oc_status_ok) {
+    oc_errclear();
+    st = oc_target_prepare_net(a->target, net, in, out, &k->kernel);
+    if (st != oc_status_ok) st = net_prepare_failure(a, net, st);
+  }
+  if (st == oc_status_ok) st = add_kernel(a, k);
+  if (st != oc_status_ok) {
+    kernel_free(a, k);
+    return st;
+  }
+  set(reply, "kernel", json_integer((json_int_t)k->id));
+  set(reply, "name", json_string(net->name));
+  set(reply, "hash", json_string(net->hash_hex));
+  set(reply, "kernels", json_integer(net->n_kernels));
+  set(reply, "bytes", json_integer((json_int_t)out_bytes));
   return oc_status_ok;
 }
 
@@ -651,9 +798,9 @@ struct command {
 
 static const struct command commands[] = {
     {"hello", cmd_hello},       {"open", cmd_open},       {"describe", cmd_describe},
-    {"supports", cmd_supports}, {"prepare", cmd_prepare}, {"run", cmd_run},
-    {"read", cmd_read},         {"time", cmd_time},       {"release", cmd_release},
-    {"probe", cmd_probe},
+    {"supports", cmd_supports}, {"prepare", cmd_prepare}, {"prepare_net", cmd_prepare_net},
+    {"run", cmd_run},           {"read", cmd_read},       {"time", cmd_time},
+    {"release", cmd_release},   {"probe", cmd_probe},
 };
 
 /* Reads one line into *buf (grown as needed, NUL-terminated, newline

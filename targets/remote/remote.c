@@ -8,6 +8,10 @@
  * device's own CLOCK_MONOTONIC_RAW around each run (so the probe harness
  * uses them as a device timer and the pipe's latency never enters a
  * sample), describe returns the device's description, not this host's.
+ * prepare_net sends a whole network as its opcost-net/1 JSON (oc_net_to_json)
+ * with its hash and input; the agent loads it with the same net code, seeds
+ * its weights there (OC_NET_PARAM_SEED, as every runner does) and returns a
+ * kernel id that run, read, time and release take like an op's.
  *
  * Connections: the agent is started on open, after the transport is known
  * to work; when it is missing, or its build differs from the bundle given in
@@ -29,6 +33,7 @@
 
 #include "agent/agent.h"
 #include "core/core.h"
+#include "opcost/net.h"
 #include "opcost/probe.h"
 #include "targets/remote/remote_internal.h"
 #include "targets/targets_internal.h"
@@ -41,8 +46,11 @@
 struct remote_kernel {
   struct remote_kernel *next;
   struct oc_op op;
-  char key[OC_KEY_MAX];
-  struct oc_tensors tensors; /* the caller's buffers (valid until release) */
+  char key[OC_KEY_MAX];      /* names it in messages: the op key, or "network NAME" */
+  const struct oc_net *net;  /* a network kernel: the caller's (outlives it); else NULL */
+  char *net_text;            /* its opcost-net/1 JSON, sent again after a reconnect */
+  struct oc_tensors tensors; /* the caller's buffers (valid until release); a
+                                network's input is input[0] */
   bool have_tensors;
   int64_t id;        /* the agent's kernel id in the current connection */
   bool ran;          /* run at least once */
@@ -64,6 +72,7 @@ struct remote_state {
   bool have_info;
   struct oc_device_info info;
   char agent_version[32];
+  char agent_net_format[32]; /* the network format the agent reads */
   char emulated[256];
   struct remote_kernel *kernels;
 };
@@ -365,6 +374,8 @@ static enum oc_status start_agent(struct remote_state *s) {
                json_string_value(json_object_get(hello, "version")));
     const char *emu = json_string_value(json_object_get(hello, "emulated"));
     oc__strcpy(s->emulated, sizeof s->emulated, emu ? emu : "");
+    const char *fmt = json_string_value(json_object_get(hello, "net_format"));
+    oc__strcpy(s->agent_net_format, sizeof s->agent_net_format, fmt ? fmt : "");
   }
 done:
   json_decref(hello);
@@ -463,6 +474,7 @@ static void remote_close(void *opaque) {
   oc__remote_link_close(s->link, GRACE_S);
   while (s->kernels) {
     struct remote_kernel *next = s->kernels->next;
+    free(s->kernels->net_text);
     free(s->kernels);
     s->kernels = next;
   }
@@ -552,9 +564,13 @@ static json_t *b64_json(const void *data, size_t bytes) {
   return v;
 }
 
+static enum oc_status send_prepare_net(struct remote_state *s, struct remote_kernel *k);
+
 /* The prepare request of k, with its tensors; updates k->id. A bias the
- * caller left NULL counts as zeros (ref's rule), so zeros are sent. */
+ * caller left NULL counts as zeros (ref's rule), so zeros are sent. A
+ * network kernel sends prepare_net instead. */
 static enum oc_status send_prepare(struct remote_state *s, struct remote_kernel *k) {
+  if (k->net != NULL) return send_prepare_net(s, k);
   struct oc_op_shapes sh;
   enum oc_status st = oc_op_shapes(&k->op, &sh);
   if (st != oc_status_ok) return st;
@@ -602,6 +618,28 @@ static enum oc_status send_prepare(struct remote_state *s, struct remote_kernel 
   return st;
 }
 
+/* Prepares k on the agent and lists it (so a reconnect prepares it again).
+ * Through the retry loop: a drop mid-prepare reconnects and sends it again. */
+static enum oc_status prepare_kernel(struct remote_state *s, struct remote_kernel *k) {
+  enum oc_status st = oc_status_ok;
+  for (int attempt = 0;; attempt++) {
+    s->dropped = false;
+    st = s->link == NULL ? connect_agent(s) : oc_status_ok;
+    if (st == oc_status_ok) st = send_prepare(s, k);
+    if (st == oc_status_ok || !s->dropped) break;
+    if (attempt >= s->spec.retries) {
+      st = gave_up(st, attempt);
+      break;
+    }
+    drop_link(s);
+    s->reconnects++;
+  }
+  if (st != oc_status_ok) return st;
+  k->next = s->kernels;
+  s->kernels = k;
+  return oc_status_ok;
+}
+
 static enum oc_status remote_prepare(void *opaque, const struct oc_op *op,
                                      const struct oc_tensors *tensors, void **out) {
   struct remote_state *s = opaque;
@@ -617,25 +655,83 @@ static enum oc_status remote_prepare(void *opaque, const struct oc_op *op,
     k->have_tensors = true;
   }
   k->output_bytes = (size_t)oc_tensor_elems(&sh.output) * oc_dtype_size(op->dtype);
-  /* Through request(): a drop mid-prepare reconnects and sends it again. */
-  for (int attempt = 0;; attempt++) {
-    s->dropped = false;
-    st = s->link == NULL ? connect_agent(s) : oc_status_ok;
-    if (st == oc_status_ok) st = send_prepare(s, k);
-    if (st == oc_status_ok || !s->dropped) break;
-    if (attempt >= s->spec.retries) {
-      st = gave_up(st, attempt);
-      break;
-    }
-    drop_link(s);
-    s->reconnects++;
-  }
+  st = prepare_kernel(s, k);
   if (st != oc_status_ok) {
     free(k);
     return st;
   }
-  k->next = s->kernels;
-  s->kernels = k;
+  *out = k;
+  return oc_status_ok;
+}
+
+/* The prepare_net request of network kernel k: the network's JSON, the
+ * hash the agent must find, the caller's input; updates k->id. */
+static enum oc_status send_prepare_net(struct remote_state *s, struct remote_kernel *k) {
+  const struct oc_net *net = k->net;
+  char what[OC_KEY_MAX + 16];
+  oc__strfmt(what, sizeof what, "prepare_net '%s'", net->name);
+  if (strcmp(s->agent_net_format, OC_NET_FORMAT) != 0)
+    return oc__fail(oc_status_incompatible,
+                    "%s: %s: the agent reads networks in format '%s', "
+                    "this opcost writes %s",
+                    s->spec.label, what, s->agent_net_format[0] ? s->agent_net_format : "(none)",
+                    OC_NET_FORMAT);
+  json_t *req =
+      json_pack("{s:s, s:s, s:s}", "cmd", "prepare_net", "net", k->net_text, "hash", net->hash_hex);
+  json_t *reply = NULL;
+  size_t in_bytes = (size_t)oc_tensor_elems(&net->input) * oc_dtype_size(net->dtype);
+  if (req == NULL ||
+      json_object_set_new(req, "input", b64_json(k->tensors.input[0], in_bytes)) != 0) {
+    json_decref(req);
+    return oc__fail(oc_status_out_of_memory, "%s: out of memory encoding network '%s'",
+                    s->spec.label, net->name);
+  }
+  enum oc_status st = exchange(s, req, what, &reply);
+  json_decref(req);
+  if (st != oc_status_ok) return st;
+  const json_t *id = json_object_get(reply, "kernel");
+  const char *hash = json_string_value(json_object_get(reply, "hash"));
+  if (!json_is_integer(id))
+    st = oc__fail(oc_status_parse_error, "%s: %s: the reply has no kernel id", s->spec.label, what);
+  else if (hash == NULL || strcmp(hash, net->hash_hex) != 0)
+    st = oc__fail(oc_status_incompatible, "%s: %s: the agent prepared network %s, not %s",
+                  s->spec.label, what, hash ? hash : "(no hash)", net->hash_hex);
+  else
+    k->id = json_integer_value(id);
+  json_decref(reply);
+  return st;
+}
+
+static enum oc_status remote_prepare_net(void *opaque, const struct oc_net *net, const void *input,
+                                         void *output, void **out) {
+  struct remote_state *s = opaque;
+  *out = NULL;
+  if (input == NULL || output == NULL)
+    return oc__fail(oc_status_invalid_argument, "network input or output buffer is NULL");
+  json_t *root = NULL;
+  enum oc_status st = oc_net_to_json(net, &root);
+  if (st != oc_status_ok) return st;
+  struct remote_kernel *k = calloc(1, sizeof *k);
+  char *text = json_dumps(root, JSON_COMPACT);
+  json_decref(root);
+  if (k == NULL || text == NULL) {
+    free(k);
+    free(text);
+    return oc__fail(oc_status_out_of_memory, "out of memory for network '%s'", net->name);
+  }
+  k->net = net;
+  k->net_text = text;
+  oc__strfmt(k->key, sizeof k->key, "network %s", net->name);
+  k->tensors.input[0] = input;
+  k->tensors.output = output;
+  k->have_tensors = true;
+  k->output_bytes = (size_t)oc_tensor_elems(&net->output) * oc_dtype_size(net->dtype);
+  st = prepare_kernel(s, k);
+  if (st != oc_status_ok) {
+    free(k->net_text);
+    free(k);
+    return st;
+  }
   *out = k;
   return oc_status_ok;
 }
@@ -773,6 +869,7 @@ static void remote_release(void *opaque, void *kernel) {
     if (req != NULL && exchange(s, req, "release", &reply) == oc_status_ok) json_decref(reply);
     json_decref(req);
   }
+  free(k->net_text);
   free(k);
 }
 
@@ -780,7 +877,7 @@ const struct oc_target_vtab oc_target_remote = {
     .abi_version = OC_TARGET_ABI_VERSION,
     .name = "remote",
     .summary = "ops on another device through opcost-agent (ssh=, adb= or exec= a command)",
-    .caps = oc_cap_device_timer | oc_cap_threads | oc_cap_pinning,
+    .caps = oc_cap_device_timer | oc_cap_threads | oc_cap_pinning | oc_cap_networks,
     .probe = remote_probe,
     .open = remote_open,
     .close = remote_close,
@@ -791,4 +888,11 @@ const struct oc_target_vtab oc_target_remote = {
     .read_output = remote_read_output,
     .time_runs = remote_time_runs,
     .release = remote_release,
+    /* Whole networks: the same kernels on the agent, so run, read, time and
+     * release are the op entries. */
+    .prepare_net = remote_prepare_net,
+    .run_net = remote_run,
+    .read_net_output = remote_read_output,
+    .release_net = remote_release,
+    .time_net_runs = remote_time_runs, /* the agent's clock, without the link */
 };

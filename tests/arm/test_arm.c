@@ -3,7 +3,9 @@
  * remote target: the device it describes (emulated, aarch64, NEON), ops
  * against the host's ref oracle, the probe harness on its device clock,
  * pinning to a cluster, the agent's own `probe` command, and the push
- * bundle started through its own dynamic loader. The whole conformance
+ * bundle started through its own dynamic loader, and a whole network
+ * (prepare_net: XNNPACK subgraphs on aarch64) against the host's ref
+ * runner. The whole conformance
  * table runs as the separate test arm_conformance (tests/CMakeLists.txt).
  *
  * Times measured here are QEMU's, labelled emulated; nothing asserts on
@@ -19,6 +21,7 @@
 #include <unistd.h>
 
 #include "core/core.h"
+#include "opcost/net.h"
 #include "opcost/probe.h"
 #include "opcost/target.h"
 #include "targets/ref/ref.h"
@@ -164,4 +167,46 @@ Test(arm, the_agents_own_probe_command) {
   free(notes);
   json_decref(r);
   oc__remote_link_close(l, 2.0);
+}
+
+Test(arm, a_whole_network_agrees_with_the_host_ref_runner) {
+  /* Blocks with SE and a residual, and a transformer layer: subgraphs,
+   * own kernels and data moves on the device. */
+  const char *text =
+      "{\"format\":\"opcost-net/1\",\"name\":\"arm-net\",\"input\":{\"h\":12,\"w\":12,\"c\":3},"
+      "\"layers\":[{\"op\":\"conv2d\",\"cout\":8,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
+      "{\"op\":\"mbconv\",\"cout\":8,\"k\":3,\"e\":3,\"se\":1,\"act\":\"relu6\"},"
+      "{\"op\":\"bottleneck\",\"cout\":16},"
+      "{\"op\":\"patch_embed\",\"p\":2,\"dim\":16,\"cls\":1,\"pos\":1},"
+      "{\"op\":\"transformer_layer\",\"heads\":2,\"mlp_ratio\":2},"
+      "{\"op\":\"gap\"},{\"op\":\"fc\",\"cout\":10}]}";
+  struct oc_net *net = NULL;
+  cr_assert_eq(oc_net_from_string(text, "arm", &net), oc_status_ok, "%s", oc_errmsg());
+  int64_t n_in = oc_tensor_elems(&net->input), n = oc_tensor_elems(&net->output);
+  float *in = calloc((size_t)n_in + 16, sizeof *in);
+  float *want = calloc((size_t)n, sizeof *want), *got = calloc((size_t)n, sizeof *got);
+  oc_net_fill_input(net, 7, in);
+  struct oc_target *ref = NULL;
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_open("ref", NULL, &ref), oc_status_ok);
+  cr_assert_eq(oc_target_prepare_net(ref, net, in, want, &k), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_run(ref, k), oc_status_ok);
+  oc_target_release(ref, k);
+  oc_target_close(ref);
+  struct oc_target *t = open_arm(",target=cpu");
+  k = NULL;
+  cr_assert_eq(oc_target_prepare_net(t, net, in, got, &k), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_run(t, k), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_read_output(t, k), oc_status_ok, "%s", oc_errmsg());
+  for (int64_t j = 0; j < n; j++) {
+    if (!(fabsf(got[j] - want[j]) <= 1e-4f + 1e-3f * fabsf(want[j])))
+      cr_assert_fail("%s on aarch64: output %lld is %g, the host's ref runner says %g", net->name,
+                     (long long)j, (double)got[j], (double)want[j]);
+  }
+  oc_target_release(t, k);
+  oc_target_close(t);
+  free(in);
+  free(want);
+  free(got);
+  oc_net_free(net);
 }

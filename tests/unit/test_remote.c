@@ -5,8 +5,11 @@
  * oracle, device timing through the probe harness, resuming after the agent
  * dies, pushing a missing or outdated agent, that names reach no shell
  * (paths holding ; and $()), and the errors for a missing, crashing,
- * garbage-speaking, hanging or incompatible agent. Skips when the remote
- * target is not built in. */
+ * garbage-speaking, hanging or incompatible agent. Whole networks: the
+ * agent's output against a local run on the same target kind, twice, the
+ * agent-side seeded input and device times, errors that name the network
+ * and layer, and a network prepared again after the agent dies. Skips when
+ * the remote target is not built in. */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <math.h>
@@ -20,9 +23,11 @@
 
 #include "agent/agent.h"
 #include "core/core.h"
+#include "opcost/net.h"
 #include "opcost/probe.h"
 #include "opcost/target.h"
 #include "targets/ref/ref.h"
+#include "targets/remote/remote_internal.h"
 
 #define AGENT OPCOST_BINARY_DIR "/agent/opcost-agent"
 
@@ -248,6 +253,23 @@ Test(remote, an_incompatible_agent) {
   cr_assert(strstr(oc_errmsg(), "protocol 99") != NULL, "%s", oc_errmsg());
 }
 
+Test(remote, an_agent_of_the_previous_protocol_is_refused) {
+  /* Protocol 1 had no prepare_net: such an agent must be rebuilt (exec=)
+   * or pushed (push=, by its build id), never used. */
+  char script[300], spec[400];
+  oc__strfmt(script, sizeof script, "%s/old-agent", dir);
+  write_file(script,
+             "#!/bin/sh\nread line\n"
+             "echo '{\"id\":1,\"ok\":true,\"agent\":\"opcost-agent\",\"protocol\":1,"
+             "\"build\":\"0\",\"endian\":\"little\"}'\ncat > /dev/null\n",
+             0755);
+  oc__strfmt(spec, sizeof spec, "remote:exec=%s", script);
+  enum oc_status st = open_fails(spec, NULL);
+  cr_assert_eq(st, oc_status_incompatible, "%s", oc_errmsg());
+  cr_assert(strstr(oc_errmsg(), "protocol 1, this opcost speaks 2") != NULL, "%s", oc_errmsg());
+  cr_assert(strstr(oc_errmsg(), "rebuild") != NULL, "%s", oc_errmsg());
+}
+
 Test(remote, bad_specs) {
   cr_assert_eq(open_fails("remote", NULL), oc_status_invalid_argument);
   cr_assert(strstr(oc_errmsg(), "no device given") != NULL, "%s", oc_errmsg());
@@ -395,4 +417,288 @@ Test(remote, adb_pushes_and_runs) {
   oc_target_close(t);
   oc__strfmt(remote_agent, sizeof remote_agent, "%s/device/data/opcost/opcost-agent", dir);
   cr_assert_eq(access(remote_agent, X_OK), 0, "the agent was not pushed executable");
+}
+
+/* ---- whole networks ------------------------------------------------------------ */
+
+#define NET_HEAD "{\"format\":\"opcost-net/1\",\"name\":"
+
+/* A small CNN (blocks with SE, a residual bottleneck, a classifier) and a
+ * small vision transformer (class token, head split/merge data moves). */
+static const char *const cnn_net =
+    NET_HEAD "\"remote-cnn\",\"input\":{\"h\":13,\"w\":11,\"c\":3},\"layers\":["
+             "{\"op\":\"conv2d\",\"cout\":8,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
+             "{\"op\":\"mbconv\",\"cout\":8,\"k\":3,\"e\":3,\"se\":1,\"act\":\"relu6\"},"
+             "{\"op\":\"bottleneck\",\"cout\":16,\"s\":2},"
+             "{\"op\":\"gap\"},"
+             "{\"op\":\"fc\",\"cout\":10}]}";
+static const char *const vit_net =
+    NET_HEAD "\"remote-vit\",\"input\":{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
+             "{\"op\":\"patch_embed\",\"p\":4,\"dim\":16,\"cls\":1,\"pos\":1},"
+             "{\"op\":\"transformer_layer\",\"heads\":2,\"mlp_ratio\":2},"
+             "{\"op\":\"layernorm\"},"
+             "{\"op\":\"gap\"},"
+             "{\"op\":\"fc\",\"cout\":5}]}";
+
+static struct oc_net *load_net(const char *text) {
+  struct oc_net *net = NULL;
+  cr_assert_eq(oc_net_from_string(text, "test", &net), oc_status_ok, "%s", oc_errmsg());
+  return net;
+}
+
+/* Output of net on an open target t for input `in`, run `runs` times (each
+ * run's output must equal the first's, bit for bit). Caller frees. */
+static float *net_output(struct oc_target *t, const struct oc_net *net, const float *in, int runs) {
+  int64_t n = oc_tensor_elems(&net->output);
+  float *out = calloc((size_t)n, sizeof *out), *first = calloc((size_t)n, sizeof *first);
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_ok, "%s: %s", net->name,
+               oc_errmsg());
+  if (strcmp(oc_target_name(t), "remote") == 0) {
+    /* Networks are timed on the device, without the link. */
+    double us[2] = {0, 0};
+    cr_assert(oc_target_has_device_timer(t, k));
+    cr_assert_eq(oc_target_time_runs(t, k, 2, us), oc_status_ok, "%s", oc_errmsg());
+    cr_expect(us[0] > 0 && us[1] > 0);
+  } else {
+    cr_expect(!oc_target_has_device_timer(t, k));
+  }
+  for (int r = 0; r < runs; r++) {
+    for (int64_t j = 0; j < n; j++) out[j] = NAN;
+    cr_assert_eq(oc_target_run(t, k), oc_status_ok, "%s run %d: %s", net->name, r, oc_errmsg());
+    cr_assert_eq(oc_target_read_output(t, k), oc_status_ok, "%s read %d: %s", net->name, r,
+                 oc_errmsg());
+    if (r == 0)
+      memcpy(first, out, (size_t)n * sizeof *out);
+    else
+      cr_assert(memcmp(first, out, (size_t)n * sizeof *out) == 0,
+                "%s: run %d gave another output than run 1", net->name, r);
+  }
+  oc_target_release(t, k);
+  free(first);
+  return out;
+}
+
+static float *net_input(const struct oc_net *net, uint64_t seed) {
+  float *in = calloc((size_t)oc_tensor_elems(&net->input) + 16, sizeof *in);
+  oc_net_fill_input(net, seed, in);
+  return in;
+}
+
+static void expect_close(const struct oc_net *net, const char *what, const float *got,
+                         const float *want, float tolerance) {
+  int64_t n = oc_tensor_elems(&net->output);
+  for (int64_t j = 0; j < n; j++) {
+    if (!(fabsf(got[j] - want[j]) <= tolerance + tolerance * fabsf(want[j])))
+      cr_assert_fail("%s (%s): element %lld is %.9g remotely, %.9g locally", net->name, what,
+                     (long long)j, (double)got[j], (double)want[j]);
+  }
+}
+
+/* The agent runs the same code on the same machine: ref must match bit for
+ * bit; cpu (XNNPACK, one thread) too, checked with a tolerance of 1e-6. */
+static void net_matches_local(const char *text) {
+  struct oc_net *net = load_net(text);
+  float *in = net_input(net, 5);
+  const char *kinds[] = {"ref", "cpu"};
+  for (int i = 0; i < 2; i++) {
+    char spec[600];
+    struct oc_target *local = open_ok(kinds[i]);
+    float *want = net_output(local, net, in, 1);
+    oc_target_close(local);
+    oc__strfmt(spec, sizeof spec, "remote:exec=%s,target=%s", AGENT, kinds[i]);
+    struct oc_target *t = open_ok(spec);
+    float *got = net_output(t, net, in, 2);
+    oc_target_close(t);
+    expect_close(net, kinds[i], got, want, i == 0 ? 0.0f : 1e-6f);
+    free(want);
+    free(got);
+  }
+  free(in);
+  oc_net_free(net);
+}
+
+Test(remote, networks_match_a_local_run_cnn) { net_matches_local(cnn_net); }
+
+Test(remote, networks_match_a_local_run_transformer) { net_matches_local(vit_net); }
+
+Test(remote, the_remote_target_runs_networks) {
+  const struct oc_target_vtab *v = oc_target_find("remote");
+  cr_assert(v->caps & oc_cap_networks);
+  cr_assert(v->prepare_net && v->run_net && v->read_net_output && v->release_net);
+}
+
+/* Talks to the agent directly: requests in, replies (parsed) out. */
+struct raw_agent {
+  struct oc__remote_link *link;
+};
+
+static json_t *raw_request(struct raw_agent *a, const char *line) {
+  cr_assert_eq(oc__remote_link_send(a->link, line, strlen(line), 30), oc_status_ok, "%s",
+               oc_errmsg());
+  cr_assert_eq(oc__remote_link_send(a->link, "\n", 1, 30), oc_status_ok);
+  char *got = NULL;
+  size_t len = 0;
+  cr_assert_eq(oc__remote_link_recv(a->link, 60, 1 << 24, &got, &len), oc_status_ok, "%s",
+               oc_errmsg());
+  json_error_t e;
+  json_t *r = json_loadb(got, len, 0, &e);
+  cr_assert(json_is_object(r), "%.*s", (int)len, got);
+  return r;
+}
+
+/* A prepare_net request for text (a JSON string holding the network). */
+static json_t *raw_prepare_net(struct raw_agent *a, const char *text, const char *extra) {
+  json_t *req = json_pack("{s:i, s:s, s:s}", "id", 3, "cmd", "prepare_net", "net", text);
+  char *line = json_dumps(req, JSON_COMPACT);
+  char full[16384];
+  size_t n = strlen(line);
+  oc__strfmt(full, sizeof full, "%.*s%s}", (int)(n - 1), line, extra);
+  free(line);
+  json_decref(req);
+  return raw_request(a, full);
+}
+
+static const char *reply_error(const json_t *r) {
+  return json_string_value(json_object_get(r, "error"));
+}
+
+Test(remote, the_agent_seeds_a_network_input_and_times_network_runs) {
+  char *argv[] = {AGENT, NULL};
+  struct raw_agent a = {NULL};
+  cr_assert_eq(oc__remote_link_start(argv, &a.link), oc_status_ok, "%s", oc_errmsg());
+  json_t *r = raw_request(&a, "{\"id\":1,\"cmd\":\"hello\"}");
+  cr_assert_eq(json_integer_value(json_object_get(r, "protocol")), OC__AGENT_PROTOCOL);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "net_format")), OC_NET_FORMAT);
+  json_decref(r);
+  r = raw_request(&a, "{\"id\":2,\"cmd\":\"open\",\"target\":\"ref\"}");
+  cr_assert(json_is_true(json_object_get(r, "ok")), "%s", reply_error(r));
+  json_decref(r);
+  /* No input: seeded on the device as oc_net_fill_input(seed) does here. */
+  struct oc_net *net = load_net(cnn_net);
+  r = raw_prepare_net(&a, cnn_net, ",\"seed\":9");
+  cr_assert(json_is_true(json_object_get(r, "ok")), "%s", reply_error(r));
+  cr_assert_str_eq(json_string_value(json_object_get(r, "hash")), net->hash_hex);
+  json_int_t kernel = json_integer_value(json_object_get(r, "kernel"));
+  json_decref(r);
+  char line[200];
+  oc__strfmt(line, sizeof line, "{\"id\":4,\"cmd\":\"time\",\"kernel\":%lld,\"runs\":3}",
+             (long long)kernel);
+  r = raw_request(&a, line);
+  const json_t *us = json_object_get(r, "us");
+  cr_assert_eq(json_array_size(us), 3, "%s", reply_error(r));
+  for (size_t i = 0; i < 3; i++) cr_assert(json_real_value(json_array_get(us, i)) > 0);
+  json_decref(r);
+  oc__strfmt(line, sizeof line, "{\"id\":5,\"cmd\":\"read\",\"kernel\":%lld}", (long long)kernel);
+  r = raw_request(&a, line);
+  int64_t n = oc_tensor_elems(&net->output);
+  float *got = calloc((size_t)n, sizeof *got);
+  const json_t *b64 = json_object_get(r, "output");
+  size_t decoded = 0;
+  cr_assert_eq(oc__b64_decode(json_string_value(b64), json_string_length(b64), got,
+                              (size_t)n * sizeof *got, &decoded),
+               oc_status_ok, "%s", reply_error(r));
+  json_decref(r);
+  float *in = net_input(net, 9);
+  struct oc_target *local = open_ok("ref");
+  float *want = net_output(local, net, in, 1);
+  oc_target_close(local);
+  expect_close(net, "seeded on the device", got, want, 0.0f);
+  oc__strfmt(line, sizeof line, "{\"id\":6,\"cmd\":\"release\",\"kernel\":%lld}",
+             (long long)kernel);
+  r = raw_request(&a, line);
+  cr_assert(json_is_true(json_object_get(r, "ok")), "%s", reply_error(r));
+  json_decref(r);
+  free(got);
+  free(want);
+  free(in);
+  oc_net_free(net);
+  oc__remote_link_close(a.link, 2.0);
+}
+
+Test(remote, bad_networks_are_named_by_the_agent) {
+  char *argv[] = {AGENT, NULL};
+  struct raw_agent a = {NULL};
+  cr_assert_eq(oc__remote_link_start(argv, &a.link), oc_status_ok, "%s", oc_errmsg());
+  json_t *r = raw_request(&a, "{\"id\":1,\"cmd\":\"open\",\"target\":\"cpu\"}");
+  json_decref(r);
+  /* A layer whose argument is wrong: the network and the layer are named. */
+  r = raw_prepare_net(&a,
+                      NET_HEAD
+                      "\"broken\",\"input\":{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
+                      "{\"op\":\"conv2d\",\"cout\":8,\"k\":3},{\"op\":\"conv2d\",\"cout\":-4}]}",
+                      "");
+  const char *err = reply_error(r);
+  cr_assert(err != NULL && strstr(err, "prepare_net: network 'broken'") != NULL, "%s", err);
+  cr_assert(strstr(err, "layer") != NULL && strstr(err, "cout") != NULL, "%s", err);
+  json_decref(r);
+  /* Not JSON at all. */
+  r = raw_prepare_net(&a, "{\"format\":", "");
+  err = reply_error(r);
+  cr_assert(err != NULL && strstr(err, "field 'net': line 1") != NULL, "%s", err);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "parse_error");
+  json_decref(r);
+  /* Another hash than the host's: the agent expands it differently. */
+  r = raw_prepare_net(&a, cnn_net, ",\"hash\":\"0123456789abcdef\"");
+  err = reply_error(r);
+  cr_assert(err != NULL && strstr(err, "network 'remote-cnn': hash") != NULL, "%s", err);
+  cr_assert_str_eq(json_string_value(json_object_get(r, "status")), "incompatible");
+  json_decref(r);
+  /* An input of the wrong size. */
+  r = raw_prepare_net(&a, cnn_net, ",\"input\":\"AAAA\"");
+  err = reply_error(r);
+  cr_assert(err != NULL && strstr(err, "network 'remote-cnn': input: 3 bytes") != NULL, "%s", err);
+  json_decref(r);
+  oc__remote_link_close(a.link, 2.0);
+}
+
+Test(remote, a_network_the_device_cannot_run_is_an_error_naming_it) {
+  /* f16: loads on the host, the device's runners take f32 only. */
+  struct oc_net *net = load_net("{\"format\":\"opcost-net/1\",\"name\":\"half\",\"dtype\":\"f16\","
+                                "\"input\":{\"h\":4,\"w\":4,\"c\":3},\"layers\":["
+                                "{\"op\":\"conv2d\",\"cout\":4,\"k\":3}]}");
+  struct oc_target *t = open_ok("remote:exec=" AGENT);
+  uint16_t in[64] = {0}, out[128] = {0};
+  struct oc_kernel *k = NULL;
+  enum oc_status st = oc_target_prepare_net(t, net, in, out, &k);
+  cr_assert_eq(st, oc_status_unsupported, "%s", oc_errmsg());
+  cr_assert_null(k);
+  const char *msg = oc_errmsg();
+  cr_assert(strstr(msg, "exec=" AGENT) != NULL, "%s", msg);
+  cr_assert(strstr(msg, "network 'half'") != NULL && strstr(msg, "f32") != NULL, "%s", msg);
+  /* The target keeps working. */
+  check_op(t, "gap.f32 h=3 w=3 c=5", 1);
+  oc_target_close(t);
+  oc_net_free(net);
+}
+
+Test(remote, a_network_is_prepared_again_after_the_agent_dies) {
+  char spec[1024], log[300];
+  oc__strfmt(log, sizeof log, "%s/starts", dir);
+  oc__strfmt(spec, sizeof spec,
+             "remote:exec=/bin/sh -c 'echo start >> %s; exec %s --exit-after 6',target=ref", log,
+             AGENT);
+  struct oc_net *net = load_net(cnn_net);
+  float *in = net_input(net, 11);
+  struct oc_target *local = open_ok("ref");
+  float *want = net_output(local, net, in, 1);
+  oc_target_close(local);
+  struct oc_target *t = open_ok(spec);
+  /* hello, open, describe, then prepare_net, run, read, run, read ...: the
+   * 6th request of every connection kills the agent. */
+  float *got = net_output(t, net, in, 6);
+  expect_close(net, "after reconnects", got, want, 0.0f);
+  free(got);
+  oc_target_close(t);
+  FILE *f = fopen(log, "r");
+  cr_assert_not_null(f);
+  int starts = 0;
+  char line[64];
+  while (fgets(line, sizeof line, f)) starts++;
+  fclose(f);
+  cr_assert(starts >= 3, "the agent was started %d times: it should have died and come back",
+            starts);
+  free(want);
+  free(in);
+  oc_net_free(net);
 }
