@@ -5,7 +5,8 @@
  * opening a device (instance, queue, shared layouts, shader modules, cached
  * pipelines and tuning), and the prepare/run/read/time cycle.
  * vulkan_device.c holds buffers, pipelines, caches and the tuner,
- * vulkan_plan.c maps ops onto shaders, vulkan_char.c characterizes. */
+ * vulkan_plan.c maps ops onto shaders, vulkan_net.c runs whole networks,
+ * vulkan_char.c characterizes. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -619,7 +620,7 @@ const struct oc_target_vtab oc_target_vulkan = {
     .abi_version = OC_TARGET_ABI_VERSION,
     .name = "vulkan",
     .summary = "Vulkan compute shaders (mobile GPUs; lavapipe on CPUs) with timestamp queries",
-    .caps = oc_cap_device_timer,
+    .caps = oc_cap_device_timer | oc_cap_networks,
     .probe = vulkan_probe,
     .open = vulkan_open,
     .close = vulkan_close,
@@ -630,8 +631,10 @@ const struct oc_target_vtab oc_target_vulkan = {
     .read_output = vulkan_read_output,
     .time_runs = vulkan_time_runs,
     .release = vulkan_release,
-    .prepare_net = NULL,
-    .run_net = NULL,
-    .read_net_output = NULL,
-    .release_net = NULL,
+    /* vulkan_net.c: one command buffer a network, timed end to end by the
+     * host clock (time_runs times single ops only; see vulkan_net.c). */
+    .prepare_net = oc__vk_prepare_net,
+    .run_net = oc__vk_run_net,
+    .read_net_output = oc__vk_read_net_output,
+    .release_net = oc__vk_release_net,
 };

@@ -8,7 +8,9 @@
  *
  * A kernel is planned once in prepare (buffers allocated and filled,
  * pipelines made, the command buffer recorded) and run many times: run only
- * submits the recorded command buffer and waits for its fence. */
+ * submits the recorded command buffer and waits for its fence. A network
+ * (vulkan_net.c) plans each op bound to the network's tensor buffers
+ * (oc__vk_plan_bound) and records all of them into one command buffer. */
 #ifndef OPCOST_TARGETS_VULKAN_H
 #define OPCOST_TARGETS_VULKAN_H
 
@@ -131,12 +133,23 @@ struct vk_kernel {
   struct vk_step steps[VK_MAX_STEPS];
   int n_buffers;
   struct vk_buffer buffers[VK_MAX_BUFFERS];
+  /* Buffers the kernel binds but does not own (a network's tensors):
+   * oc__vk_kernel_free leaves them alone. */
+  bool borrowed[VK_MAX_BUFFERS];
   int output; /* index into buffers */
   void *host_output;
   size_t output_bytes;
   VkDescriptorPool descriptor_pool;
-  VkCommandBuffer commands;
-  VkQueryPool queries; /* two timestamps; VK_NULL_HANDLE without timestamps */
+  VkCommandBuffer commands; /* VK_NULL_HANDLE for a network's kernel */
+  VkQueryPool queries;      /* two timestamps; VK_NULL_HANDLE without timestamps */
+};
+
+/* Existing buffers an op binds instead of making its own (a network's
+ * tensors): inputs and output. The op still makes its weights, bias and
+ * scratch buffers (im2col's columns) from struct oc_tensors. */
+struct vk_bind {
+  const struct vk_buffer *input[OC_MAX_INPUTS];
+  const struct vk_buffer *output;
 };
 
 /* Symbolic name of a VkResult ("VK_ERROR_DEVICE_LOST"). */
@@ -157,6 +170,14 @@ void oc__vk_close_state(struct vk_state *s);
 enum oc_status oc__vk_buffer_create(struct vk_state *s, VkDeviceSize bytes, const void *host,
                                     const char *what, struct vk_buffer *out);
 void oc__vk_buffer_destroy(struct vk_state *s, struct vk_buffer *b);
+/* A zero-filled buffer in device-local memory that the host never maps
+ * (a network's activations), whatever memory=... says. */
+enum oc_status oc__vk_buffer_create_local(struct vk_state *s, VkDeviceSize bytes, const char *what,
+                                          struct vk_buffer *out);
+/* A zero-filled host-visible coherent buffer, mapped for good, whatever
+ * memory=... says (a network's input staging buffer). */
+enum oc_status oc__vk_buffer_create_host(struct vk_state *s, VkDeviceSize bytes, const char *what,
+                                         struct vk_buffer *out);
 enum oc_status oc__vk_buffer_read(struct vk_state *s, struct vk_buffer *b, void *host,
                                   size_t bytes);
 
@@ -179,6 +200,17 @@ enum oc_status oc__vk_tune(struct vk_state *s, struct vk_tuning *t);
 enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op,
                            const struct oc_tensors *tensors, struct vk_kernel *k);
 void oc__vk_kernel_free(struct vk_state *s, struct vk_kernel *k); /* NULL-safe, frees k */
+
+/* Plans op as oc__vk_plan does, but bound to bind's buffers (tensors
+ * gives only weights and bias) and without a command buffer or timestamps
+ * of its own: the caller records its steps with oc__vk_record_steps into
+ * a command buffer of its own (a network's). */
+enum oc_status oc__vk_plan_bound(struct vk_state *s, const struct oc_op *op,
+                                 const struct oc_tensors *tensors, const struct vk_bind *bind,
+                                 struct vk_kernel *k);
+/* Records k's dispatches into cmd, with a compute-to-compute barrier
+ * between its own steps (im2col before GEMM); no barrier before the first. */
+void oc__vk_record_steps(struct vk_state *s, const struct vk_kernel *k, VkCommandBuffer cmd);
 
 /* A kernel of one dispatch of shader (characterization): n_groups
  * work-groups of local on a 2-D grid (common.glsl's flat_index), bound to
@@ -213,6 +245,15 @@ uint64_t oc__vk_timestamp_ticks(uint64_t start, uint64_t end, uint32_t valid_bit
  * end-to-end latency of the same submission (submit to fence seen). */
 enum oc_status oc__vk_time_runs_host(struct vk_state *s, struct vk_kernel *k, int runs,
                                      double *device_us, double *host_us);
+
+/* ---- whole networks (vulkan_net.c) ----------------------------------------- */
+
+struct oc_net;
+enum oc_status oc__vk_prepare_net(void *state, const struct oc_net *net, const void *input,
+                                  void *output, void **kernel);
+enum oc_status oc__vk_run_net(void *state, void *kernel);
+enum oc_status oc__vk_read_net_output(void *state, void *kernel);
+void oc__vk_release_net(void *state, void *kernel);
 
 /* ---- device characterization ---------------------------------------------- */
 

@@ -201,6 +201,28 @@ enum oc_status oc__vk_buffer_create(struct vk_state *s, VkDeviceSize bytes, cons
   return st;
 }
 
+enum oc_status oc__vk_buffer_create_local(struct vk_state *s, VkDeviceSize bytes, const char *what,
+                                          struct vk_buffer *out) {
+  if (bytes > s->props.limits.maxStorageBufferRange)
+    return oc__fail(oc_status_out_of_memory,
+                    "device '%s': the %s needs %llu bytes; a storage buffer holds at most %u "
+                    "(maxStorageBufferRange)",
+                    s->device_name, what, (unsigned long long)bytes,
+                    (unsigned)s->props.limits.maxStorageBufferRange);
+  enum oc_status st = buffer_alloc(s, bytes, false, what, out);
+  if (st != oc_status_ok) return st;
+  char label[96];
+  oc__strfmt(label, sizeof label, "zero-filling the %s", what);
+  return transfer(s, NULL, out, out->bytes, label);
+}
+
+enum oc_status oc__vk_buffer_create_host(struct vk_state *s, VkDeviceSize bytes, const char *what,
+                                         struct vk_buffer *out) {
+  enum oc_status st = buffer_alloc(s, bytes, true, what, out);
+  if (st == oc_status_ok) memset(out->mapped, 0, (size_t)out->bytes);
+  return st;
+}
+
 enum oc_status oc__vk_buffer_read(struct vk_state *s, struct vk_buffer *b, void *host,
                                   size_t bytes) {
   if (b->mapped) {

@@ -3,9 +3,12 @@
  * tensors once, here), descriptor sets, push constants, work-group sizes
  * (from the device's tuning, clamped to its limits) and group counts; then
  * records the command buffer a run submits. Everything is decided at prepare
- * time so that a run is one submission. The algorithm choices are those of
- * the opencl target (targets/opencl/opencl_plan.c), so the two can be
- * compared op for op. */
+ * time so that a run is one submission. A network's op binds the network's
+ * tensor buffers instead of making its inputs and output
+ * (oc__vk_plan_bound) and leaves recording to vulkan_net.c, which puts
+ * every op's steps (oc__vk_record_steps) into one command buffer. The
+ * algorithm choices are those of the opencl target
+ * (targets/opencl/opencl_plan.c), so the two can be compared op for op. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +41,8 @@ void oc__vk_kernel_free(struct vk_state *s, struct vk_kernel *k) {
   if (k->commands) vkFreeCommandBuffers(s->device, s->command_pool, 1, &k->commands);
   if (k->queries) vkDestroyQueryPool(s->device, k->queries, NULL);
   if (k->descriptor_pool) vkDestroyDescriptorPool(s->device, k->descriptor_pool, NULL);
-  for (int i = 0; i < k->n_buffers; i++) oc__vk_buffer_destroy(s, &k->buffers[i]);
+  for (int i = 0; i < k->n_buffers; i++)
+    if (!k->borrowed[i]) oc__vk_buffer_destroy(s, &k->buffers[i]);
   free(k);
 }
 
@@ -71,6 +75,23 @@ static void fit_local(const struct vk_state *s, uint32_t l[3]) {
       if (l[i] > l[big]) big = i;
     l[big] /= 2;
   }
+}
+
+/* Binds an existing buffer (not owned: kernel_free leaves it) as a buffer
+ * of k; it must hold at least bytes. */
+static enum oc_status borrow_buffer(struct vk_state *s, struct vk_kernel *k,
+                                    const struct vk_buffer *b, uint64_t bytes, const char *what,
+                                    int *index) {
+  if (k->n_buffers >= VK_MAX_BUFFERS)
+    return oc__fail(oc_status_internal, "more than %d buffers", VK_MAX_BUFFERS);
+  if (b == NULL || b->buffer == VK_NULL_HANDLE || b->bytes < bytes)
+    return oc__fail(oc_status_internal, "device '%s': the bound %s holds %llu bytes, not %llu",
+                    s->device_name, what, (unsigned long long)(b ? b->bytes : 0),
+                    (unsigned long long)bytes);
+  k->buffers[k->n_buffers] = *b;
+  k->borrowed[k->n_buffers] = true;
+  *index = k->n_buffers++;
+  return oc_status_ok;
 }
 
 static uint64_t div_up(uint64_t n, uint64_t d) { return (n + d - 1) / d; }
@@ -281,7 +302,7 @@ static enum oc_status plan_rows(struct vk_state *s, struct vk_kernel *k, const s
   return add_step(s, k, vk_s_softmax_rows, local, L, bufs, push, 2, groups);
 }
 
-static enum oc_status make_pools(struct vk_state *s, struct vk_kernel *k) {
+static enum oc_status make_pools(struct vk_state *s, struct vk_kernel *k, bool timestamps) {
   VkDescriptorPoolSize size = {.type = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
                                .descriptorCount = VK_MAX_STEPS * VK_BINDINGS};
   VkDescriptorPoolCreateInfo info = {
@@ -295,7 +316,7 @@ static enum oc_status make_pools(struct vk_state *s, struct vk_kernel *k) {
     k->descriptor_pool = VK_NULL_HANDLE;
     return vk_fail(s, r, "vkCreateDescriptorPool");
   }
-  if (s->timestamp_valid_bits > 0) {
+  if (timestamps && s->timestamp_valid_bits > 0) {
     VkQueryPoolCreateInfo q = {
         .sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
         .queryType = VK_QUERY_TYPE_TIMESTAMP,
@@ -308,6 +329,28 @@ static enum oc_status make_pools(struct vk_state *s, struct vk_kernel *k) {
     }
   }
   return oc_status_ok;
+}
+
+void oc__vk_record_steps(struct vk_state *s, const struct vk_kernel *k, VkCommandBuffer cmd) {
+  for (int i = 0; i < k->n_steps; i++) {
+    const struct vk_step *step = &k->steps[i];
+    if (i > 0) {
+      /* The previous step's writes (im2col's columns) before this one reads. */
+      VkMemoryBarrier barrier = {
+          .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
+      };
+      vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
+    }
+    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, step->pipeline);
+    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, s->pipeline_layout, 0, 1,
+                            &step->set, 0, NULL);
+    vkCmdPushConstants(cmd, s->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof step->push,
+                       step->push);
+    vkCmdDispatch(cmd, step->groups[0], step->groups[1], step->groups[2]);
+  }
 }
 
 enum oc_status oc__vk_record(struct vk_state *s, struct vk_kernel *k) {
@@ -330,25 +373,7 @@ enum oc_status oc__vk_record(struct vk_state *s, struct vk_kernel *k) {
     vkCmdResetQueryPool(cmd, k->queries, 0, 2);
     vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, k->queries, 0);
   }
-  for (int i = 0; i < k->n_steps; i++) {
-    const struct vk_step *step = &k->steps[i];
-    if (i > 0) {
-      /* The previous step's writes (im2col's columns) before this one reads. */
-      VkMemoryBarrier barrier = {
-          .sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
-          .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
-          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT,
-      };
-      vkCmdPipelineBarrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
-                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &barrier, 0, NULL, 0, NULL);
-    }
-    vkCmdBindPipeline(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, step->pipeline);
-    vkCmdBindDescriptorSets(cmd, VK_PIPELINE_BIND_POINT_COMPUTE, s->pipeline_layout, 0, 1,
-                            &step->set, 0, NULL);
-    vkCmdPushConstants(cmd, s->pipeline_layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, sizeof step->push,
-                       step->push);
-    vkCmdDispatch(cmd, step->groups[0], step->groups[1], step->groups[2]);
-  }
+  oc__vk_record_steps(s, k, cmd);
   if (k->queries) vkCmdWriteTimestamp(cmd, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, k->queries, 1);
   /* Results visible to later transfers (staging reads) and to the host. */
   VkMemoryBarrier barrier = {
@@ -364,8 +389,12 @@ enum oc_status oc__vk_record(struct vk_state *s, struct vk_kernel *k) {
   return oc_status_ok;
 }
 
-enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op, const struct oc_tensors *t,
-                           struct vk_kernel *k) {
+/* The body of oc__vk_plan and oc__vk_plan_bound: bind NULL makes every
+ * buffer (inputs and weights from t), a command buffer and timestamps;
+ * bind given borrows its input and output buffers and records nothing. */
+static enum oc_status plan_op(struct vk_state *s, const struct oc_op *op,
+                              const struct oc_tensors *t, const struct vk_bind *bind,
+                              struct vk_kernel *k) {
   struct oc_op_shapes sh;
   enum oc_status st = oc_op_shapes(op, &sh);
   if (st != oc_status_ok) return st;
@@ -374,19 +403,22 @@ enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op, const str
   k->output = -1;
   if (t != NULL) {
     for (int i = 0; i < sh.n_inputs; i++)
-      if (t->input[i] == NULL)
+      if (bind == NULL && t->input[i] == NULL)
         return oc__fail(oc_status_invalid_argument, "input %d buffer is NULL", i);
     if (sh.weight_elems > 0 && t->weights == NULL)
       return oc__fail(oc_status_invalid_argument, "weights buffer is NULL");
   }
-  st = make_pools(s, k);
+  st = make_pools(s, k, bind == NULL);
   if (st != oc_status_ok) return st;
 
   int in[OC_MAX_INPUTS] = {-1, -1}, w = -1, bias = -1, out = -1;
   static const char *const input_names[OC_MAX_INPUTS] = {"input", "second input"};
   for (int i = 0; i < sh.n_inputs; i++) {
-    st = new_buffer(s, k, (uint64_t)oc_tensor_elems(&sh.input[i]) * sizeof(float),
-                    t ? t->input[i] : NULL, input_names[i], &in[i]);
+    const uint64_t bytes = (uint64_t)oc_tensor_elems(&sh.input[i]) * sizeof(float);
+    if (bind)
+      st = borrow_buffer(s, k, bind->input[i], bytes, input_names[i], &in[i]);
+    else
+      st = new_buffer(s, k, bytes, t ? t->input[i] : NULL, input_names[i], &in[i]);
     if (st != oc_status_ok) return st;
   }
   if (sh.weight_elems > 0) {
@@ -399,10 +431,13 @@ enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op, const str
   }
   const int64_t n_out = oc_tensor_elems(&sh.output);
   k->output_bytes = (size_t)n_out * sizeof(float);
-  st = new_buffer(s, k, k->output_bytes, NULL, "output", &out);
+  if (bind)
+    st = borrow_buffer(s, k, bind->output, k->output_bytes, "output", &out);
+  else
+    st = new_buffer(s, k, k->output_bytes, NULL, "output", &out);
   if (st != oc_status_ok) return st;
   k->output = out;
-  k->host_output = t ? t->output : NULL;
+  k->host_output = t && !bind ? t->output : NULL;
 
   switch (op->kind) {
   case oc_op_conv2d: st = plan_conv(s, k, op, &sh, in[0], w, bias, out); break;
@@ -455,8 +490,21 @@ enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op, const str
   case oc_op_layernorm: st = plan_rows(s, k, op, in[0], w, bias, out); break;
   case oc_op_kind__count: st = oc__fail(oc_status_unsupported, "kind not implemented"); break;
   }
-  if (st != oc_status_ok) return st;
+  if (st != oc_status_ok || bind != NULL) return st;
   return oc__vk_record(s, k);
+}
+
+enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op, const struct oc_tensors *t,
+                           struct vk_kernel *k) {
+  return plan_op(s, op, t, NULL, k);
+}
+
+enum oc_status oc__vk_plan_bound(struct vk_state *s, const struct oc_op *op,
+                                 const struct oc_tensors *t, const struct vk_bind *bind,
+                                 struct vk_kernel *k) {
+  if (bind == NULL || t == NULL)
+    return oc__fail(oc_status_internal, "oc__vk_plan_bound: no buffers to bind");
+  return plan_op(s, op, t, bind, k);
 }
 
 enum oc_status oc__vk_plan_dispatch(struct vk_state *s, struct vk_kernel *k,
@@ -464,7 +512,7 @@ enum oc_status oc__vk_plan_dispatch(struct vk_state *s, struct vk_kernel *k,
                                     const int bufs[VK_BINDINGS], const int32_t *push, int n_push,
                                     uint64_t n_groups) {
   uint32_t groups[3];
-  enum oc_status st = make_pools(s, k);
+  enum oc_status st = make_pools(s, k, true);
   if (st == oc_status_ok) st = groups_1d(s, n_groups, groups);
   if (st == oc_status_ok) st = add_step(s, k, shader, local, 0, bufs, push, n_push, groups);
   if (st == oc_status_ok) st = oc__vk_record(s, k);

@@ -6,13 +6,15 @@
  * width), the staging path of devices without host-visible memory,
  * argument parsing, unavailability with its reason, limits that name the
  * op and the device, the timestamp arithmetic (valid bits, wrap, period),
- * the pipeline and tuning caches, the tuner and device characterization.
+ * the pipeline and tuning caches, the tuner and device characterization;
+ * and whole networks (vulkan_net.c) against the ref target's network runs.
  *
  * Results are compared with the ref oracle as the conformance suite does:
  * |got - r| <= 2e-5 * sqrt(L) + 1e-4 * |r|, L the reduction length. Every
  * test that needs the device skips with the reason when there is none.
  * Tests never assert on speed, only on what a timing must satisfy. */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
 #include <dirent.h>
 #include <math.h>
 #include <stdio.h>
@@ -23,6 +25,7 @@
 
 #include "core/core.h"
 #include "opcost/lut.h"
+#include "opcost/net.h"
 #include "opcost/probe.h"
 #include "opcost/target.h"
 #include "targets/ref/ref.h"
@@ -494,4 +497,313 @@ Test(vulkan_profile, probe_device_gives_a_gpu_roofline) {
   cr_expect_float_eq(r.launch_us, p[0].launch_us, 1e-9 * p[0].launch_us);
   free(p);
   oc_target_close(t);
+}
+
+/* ---- whole networks --------------------------------------------------------- */
+
+/* Small networks that use every layer kind, every activation and every
+ * data move (heads split and merge, class-token prepend, token select, zero
+ * fill; the suite checks the moves are there), as tests/unit/test_net_run.c
+ * runs them on the cpu target. Each runs on vulkan and on ref (the oracle)
+ * with the same seeded parameters and input. */
+#define NET_HEAD "{\"format\":\"opcost-net/1\",\"name\":\"vk\",\"input\":"
+
+// clang-format off
+static const char *const test_nets[] = {
+    /* Mixed CNN: every block but the transformer, odd sizes. */
+    NET_HEAD "{\"h\":21,\"w\":19,\"c\":3},\"layers\":["
+    "{\"op\":\"conv2d\",\"cout\":16,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
+    "{\"op\":\"mbconv\",\"cout\":16,\"k\":3,\"e\":4,\"se\":1,\"se_gate\":\"hsigmoid\","
+    "\"act\":\"swish\"},"
+    "{\"op\":\"mbconv\",\"cout\":24,\"k\":5,\"s\":2,\"mid\":40,\"se\":1,\"act\":\"relu6\"},"
+    "{\"op\":\"fused_mbconv\",\"cout\":24,\"k\":3,\"e\":2,\"act\":\"sigmoid\"},"
+    "{\"op\":\"bottleneck\",\"cout\":32},"
+    "{\"op\":\"basic\",\"cout\":32,\"s\":2},"
+    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":1,\"act\":\"gelu\"},"
+    "{\"op\":\"avgpool2d\",\"id\":\"b\",\"k\":3,\"s\":1},"
+    "{\"op\":\"concat\",\"inputs\":[\"a\",\"b\"]},"
+    "{\"op\":\"act\",\"act\":\"tanh\"},"
+    "{\"op\":\"maxpool2d\",\"k\":2,\"s\":1},"
+    "{\"op\":\"nb201_cell\",\"cell\":\"|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|"
+    "skip_connect~0|nor_conv_1x1~1|skip_connect~2|\"},"
+    "{\"op\":\"se\",\"se_gate\":\"hsigmoid\"},"
+    "{\"op\":\"layernorm\"},"
+    "{\"op\":\"softmax\"},"
+    "{\"op\":\"gap\"},"
+    "{\"op\":\"fc\",\"cout\":10,\"act\":\"hsigmoid\"}]}",
+    /* Vision transformer: patch embedding with class token and positions. */
+    NET_HEAD "{\"h\":16,\"w\":16,\"c\":3},\"layers\":["
+    "{\"op\":\"patch_embed\",\"p\":4,\"dim\":24,\"cls\":1,\"pos\":1},"
+    "{\"op\":\"transformer_layer\",\"heads\":3,\"mlp_ratio\":2},"
+    "{\"op\":\"transformer_layer\",\"heads\":2,\"act\":\"swish\"},"
+    "{\"op\":\"layernorm\"},"
+    "{\"op\":\"gap\"},"
+    "{\"op\":\"fc\",\"cout\":5}]}",
+    /* Primitive joins (matmul tb=1, mul, add) and a cell of `none` edges
+     * only, whose output is a zero fill that an add then reads. */
+    NET_HEAD "{\"h\":4,\"w\":6,\"c\":3},\"layers\":["
+    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3},"
+    "{\"op\":\"conv2d\",\"id\":\"b\",\"inputs\":[\"input\"],\"cout\":8,\"k\":1,\"act\":\"tanh\"},"
+    "{\"op\":\"matmul\",\"id\":\"m\",\"inputs\":[\"a\",\"b\"],\"tb\":1},"
+    "{\"op\":\"softmax\",\"id\":\"s\"},"
+    "{\"op\":\"matmul\",\"id\":\"p\",\"inputs\":[\"s\",\"b\"]},"
+    "{\"op\":\"add\",\"inputs\":[\"p\",\"a\"],\"act\":\"hswish\"},"
+    "{\"op\":\"mul\",\"id\":\"q\",\"inputs\":[\"a\",\"b\"]},"
+    "{\"op\":\"add\",\"inputs\":[\"q\",\"a\"],\"act\":\"swish\"},"
+    "{\"op\":\"add\",\"id\":\"r\",\"inputs\":[\"q\",\"b\"],\"act\":\"relu6\"},"
+    "{\"op\":\"nb201_cell\",\"id\":\"z\",\"cell\":\"|none~0|+|none~0|none~1|+|none~0|none~1|"
+    "none~2|\"},"
+    "{\"op\":\"add\",\"inputs\":[\"z\",\"r\"]}]}",
+    /* A transformer head that reads one token (token_select) instead of
+     * pooling. */
+    NET_HEAD "{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
+    "{\"op\":\"patch_embed\",\"p\":2,\"dim\":16,\"cls\":1,\"pos\":1},"
+    "{\"op\":\"transformer_layer\",\"heads\":4},"
+    "{\"op\":\"layernorm\"},"
+    "{\"op\":\"token_select\",\"index\":3},"
+    "{\"op\":\"fc\",\"cout\":7}]}",
+    /* No kernel at all: the output is the input. */
+    NET_HEAD "{\"h\":2,\"w\":2,\"c\":3},\"layers\":["
+    "{\"op\":\"nb201_cell\",\"cell\":\"|skip_connect~0|+|none~0|none~1|+|skip_connect~0|"
+    "none~1|none~2|\"}]}",
+};
+// clang-format on
+#define N_TEST_NETS ((int)(sizeof test_nets / sizeof test_nets[0]))
+
+/* Target arguments each network runs under: default choices, the staging
+ * path, and both forced convolution algorithms. */
+static const char *const net_args[] = {"tune=off", "memory=staging,tune=off",
+                                       "conv=direct,tune=off", "conv=gemm,tune=off"};
+#define N_NET_ARGS ((int)(sizeof net_args / sizeof net_args[0]))
+
+struct net_case {
+  int net, args; /* indices into test_nets and net_args (no pointers in params) */
+};
+
+static struct oc_net *load_net(const char *text) {
+  struct oc_net *net = NULL;
+  cr_assert_eq(oc_net_from_string(text, "test", &net), oc_status_ok, "%s", oc_errmsg());
+  return net;
+}
+
+/* Prepares net on spec, runs it `runs` times and returns its output. */
+static float *net_output(const char *spec, const struct oc_net *net, const float *in, int runs) {
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  const int64_t n = oc_tensor_elems(&net->output);
+  float *out = malloc((size_t)n * sizeof *out);
+  cr_assert_not_null(out);
+  for (int64_t i = 0; i < n; i++) out[i] = NAN;
+  cr_assert_eq(oc_target_open(spec, NULL, &t), oc_status_ok, "%s: %s", spec, oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_ok, "%s: %s", spec,
+               oc_errmsg());
+  for (int r = 0; r < runs; r++)
+    cr_assert_eq(oc_target_run(t, k), oc_status_ok, "%s: %s", spec, oc_errmsg());
+  cr_assert_eq(oc_target_read_output(t, k), oc_status_ok, "%s: %s", spec, oc_errmsg());
+  oc_target_release(t, k);
+  oc_target_close(t);
+  return out;
+}
+
+/* Max |got - ref| within 2e-4 x max |ref| + 1e-5, as the cpu network test:
+ * per-op differences (the shaders' exp, tanh, gelu; summation orders)
+ * accumulate over tens of kernels. */
+static void expect_net_close(const float *ref, const float *got, int64_t n, const char *what) {
+  double max_ref = 0, max_diff = 0;
+  for (int64_t i = 0; i < n; i++) {
+    cr_assert(isfinite(ref[i]) && isfinite(got[i]), "%s: element %lld: ref %g, got %g", what,
+              (long long)i, (double)ref[i], (double)got[i]);
+    if (fabs(ref[i]) > max_ref) max_ref = fabs(ref[i]);
+    double d = fabs((double)ref[i] - got[i]);
+    if (d > max_diff) max_diff = d;
+  }
+  cr_expect(max_ref > 1e-6, "%s: the output is all zeros; the test would prove nothing", what);
+  cr_expect(max_diff <= 2e-4 * max_ref + 1e-5, "%s: max diff %g (max |ref| %g)", what, max_diff,
+            max_ref);
+}
+
+ParameterizedTestParameters(vulkan_net, matches_ref) {
+  static struct net_case cases[N_TEST_NETS * N_NET_ARGS];
+  for (int i = 0; i < N_TEST_NETS; i++)
+    for (int j = 0; j < N_NET_ARGS; j++) cases[i * N_NET_ARGS + j] = (struct net_case){i, j};
+  return cr_make_param_array(struct net_case, cases, sizeof cases / sizeof cases[0]);
+}
+
+ParameterizedTest(struct net_case *c, vulkan_net, matches_ref) {
+  need_device();
+  struct oc_net *net = load_net(test_nets[c->net]);
+  float *in = malloc((size_t)oc_tensor_elems(&net->input) * sizeof *in);
+  cr_assert_not_null(in);
+  oc_net_fill_input(net, 3, in);
+  char spec[96], what[160];
+  snprintf(spec, sizeof spec, "vulkan:%s", net_args[c->args]);
+  snprintf(what, sizeof what, "network %d on %s", c->net, spec);
+  float *ref = net_output("ref", net, in, 1);
+  float *got = net_output(spec, net, in, 2);
+  expect_net_close(ref, got, oc_tensor_elems(&net->output), what);
+  free(in);
+  free(ref);
+  free(got);
+  oc_net_free(net);
+}
+
+Test(vulkan_net, test_networks_have_every_data_move) {
+  int seen[OC_NET_STEP_COUNT] = {0};
+  for (int i = 0; i < N_TEST_NETS; i++) {
+    struct oc_net *net = load_net(test_nets[i]);
+    for (int32_t k = 0; k < net->n_kernels; k++) seen[net->kernels[k].step]++;
+    oc_net_free(net);
+  }
+  /* Every step kind, ops and each data move (a new move kind needs a case). */
+  for (int step = 0; step < OC_NET_STEP_COUNT; step++)
+    cr_expect_gt(seen[step], 0, "no %s step in the test networks",
+                 oc_net_step_name((enum oc_net_step)step));
+}
+
+Test(vulkan_net, target_says_it_runs_networks) {
+  cr_expect(oc_target_vulkan.caps & oc_cap_networks);
+  cr_expect(oc_target_vulkan.caps & oc_cap_device_timer);
+  cr_expect(oc_target_vulkan.prepare_net && oc_target_vulkan.run_net &&
+            oc_target_vulkan.read_net_output && oc_target_vulkan.release_net);
+}
+
+Test(vulkan_net, running_twice_gives_the_same_output) {
+  need_device();
+  struct oc_net *net = load_net(test_nets[1]);
+  const int64_t n_in = oc_tensor_elems(&net->input), n_out = oc_tensor_elems(&net->output);
+  float *in = malloc((size_t)n_in * sizeof *in);
+  float *first = malloc((size_t)n_out * sizeof *first);
+  float *out = malloc((size_t)n_out * sizeof *out);
+  cr_assert(in && first && out);
+  oc_net_fill_input(net, 7, in);
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_ok, "%s", oc_errmsg());
+  for (int run = 0; run < 3; run++) {
+    for (int64_t i = 0; i < n_out; i++) out[i] = NAN;
+    cr_assert_eq(oc_target_run(t, k), oc_status_ok, "%s", oc_errmsg());
+    cr_assert_eq(oc_target_read_output(t, k), oc_status_ok, "%s", oc_errmsg());
+    if (run == 0)
+      memcpy(first, out, (size_t)n_out * sizeof *out);
+    else
+      cr_expect(memcmp(first, out, (size_t)n_out * sizeof *out) == 0, "run %d differs", run);
+  }
+  /* A run reads the caller's input buffer anew each time. */
+  for (int64_t i = 0; i < n_in; i++) in[i] = -in[i];
+  cr_assert_eq(oc_target_run(t, k), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_read_output(t, k), oc_status_ok, "%s", oc_errmsg());
+  cr_expect(memcmp(first, out, (size_t)n_out * sizeof *out) != 0, "a new input changes nothing");
+  oc_target_release(t, k);
+  oc_target_close(t);
+  free(in);
+  free(first);
+  free(out);
+  oc_net_free(net);
+}
+
+Test(vulkan_net, an_unsupported_op_names_the_network_layer_and_op) {
+  need_device();
+  /* A 1x1 convolution to 2^31 elements: beyond the shaders' int indexing.
+   * prepare_net checks every op before it allocates or reads anything. */
+  struct oc_net *net = load_net("{\"format\":\"opcost-net/1\",\"name\":\"too-wide\",\"input\":"
+                                "{\"h\":1024,\"w\":1024,\"c\":1},\"layers\":["
+                                "{\"op\":\"act\",\"act\":\"relu\"},"
+                                "{\"op\":\"conv2d\",\"id\":\"wide\",\"cout\":2048,\"k\":1},"
+                                "{\"op\":\"gap\"}]}");
+  char key[OC_KEY_MAX];
+  oc_op_format(&net->kernels[net->layers[1].first_kernel].op, key, sizeof key);
+  float in[4] = {0}, out[4] = {0}; /* never touched */
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_unsupported, "%s",
+               oc_errmsg());
+  cr_expect_null(k);
+  const char *msg = oc_errmsg();
+  cr_expect(strstr(msg, "network 'too-wide'") != NULL, "names the network: %s", msg);
+  cr_expect(strstr(msg, "layer 1 ('wide'") != NULL, "names the layer: %s", msg);
+  cr_expect(strstr(msg, key) != NULL, "names the op key '%s': %s", key, msg);
+  cr_expect(strstr(msg, "2^31") != NULL, "says why: %s", msg);
+  oc_target_close(t);
+  oc_net_free(net);
+}
+
+Test(vulkan_net, a_failed_prepare_names_the_tensor_and_frees_what_it_made) {
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  const uint64_t range = s->props.limits.maxStorageBufferRange;
+  oc_target_vulkan.close(s);
+  /* An activation of 2^30 floats: int-indexable, but past every device's
+   * storage-buffer range (at most 2^32 - 1 bytes), made after the input
+   * and the weights. */
+  cr_assert_lt(range, (uint64_t)1 << 32);
+  struct oc_net *net = load_net("{\"format\":\"opcost-net/1\",\"name\":\"too-big\",\"input\":"
+                                "{\"h\":1024,\"w\":1024,\"c\":1},\"layers\":["
+                                "{\"op\":\"conv2d\",\"cout\":1024,\"k\":1},{\"op\":\"gap\"}]}");
+  float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
+  float out[1024];
+  cr_assert_not_null(in);
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_out_of_memory, "%s",
+               oc_errmsg());
+  cr_expect_null(k);
+  cr_expect(strstr(oc_errmsg(), "network 'too-big': tensor ") != NULL, "%s", oc_errmsg());
+  cr_expect(strstr(oc_errmsg(), "maxStorageBufferRange") != NULL, "%s", oc_errmsg());
+  oc_target_close(t);
+  free(in);
+  oc_net_free(net);
+}
+
+Test(vulkan_net, prepare_and_release_many_times) {
+  /* Under ASan (OPCOST_SANITIZE) this is the leak check of release. */
+  need_device();
+  struct oc_net *net = load_net(test_nets[2]);
+  float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
+  float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
+  cr_assert(in && out);
+  struct oc_target *t = NULL;
+  cr_assert_eq(oc_target_open("vulkan:memory=staging,tune=off", NULL, &t), oc_status_ok, "%s",
+               oc_errmsg());
+  for (int i = 0; i < 20; i++) {
+    struct oc_kernel *k = NULL;
+    cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_ok, "%s", oc_errmsg());
+    if (i % 2 == 0) cr_assert_eq(oc_target_run(t, k), oc_status_ok, "%s", oc_errmsg());
+    oc_target_release(t, k);
+  }
+  oc_target_close(t);
+  free(in);
+  free(out);
+  oc_net_free(net);
+}
+
+Test(vulkan_net, the_harness_times_a_network_with_the_host_clock) {
+  need_device();
+  struct oc_net *net = load_net(test_nets[1]);
+  float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
+  float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
+  cr_assert(in && out);
+  struct oc_target *t = NULL;
+  struct oc_kernel *k = NULL;
+  cr_assert_eq(oc_target_open("vulkan:tune=off", NULL, &t), oc_status_ok, "%s", oc_errmsg());
+  cr_assert_eq(oc_target_prepare_net(t, net, in, out, &k), oc_status_ok, "%s", oc_errmsg());
+  struct oc_measure_opts o;
+  oc_measure_opts_default(&o);
+  o.device_timer = false; /* networks have no device timer (vulkan_net.c) */
+  o.max_time_s = 0.2;
+  struct oc_measurement m;
+  memset(&m, 0, sizeof m);
+  cr_assert_eq(oc_probe_kernel(t, k, &o, &m), oc_status_ok, "%s", oc_errmsg());
+  cr_expect_not(m.device_timer);
+  cr_expect(m.stats.median_us > 0 && isfinite(m.stats.median_us), "median %g", m.stats.median_us);
+  double device_us = 0;
+  cr_expect_eq(oc_target_time_runs(t, k, 1, &device_us), oc_status_unsupported);
+  oc_measurement_release(&m);
+  oc_target_release(t, k);
+  oc_target_close(t);
+  free(in);
+  free(out);
+  oc_net_free(net);
 }
