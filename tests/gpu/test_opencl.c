@@ -31,6 +31,7 @@
 #include "targets/opencl/opencl.h"
 #include "targets/ref/ref.h"
 #include "targets/targets_internal.h"
+#include "tests/net_fixtures.h"
 
 #define ATOL 2e-5
 #define RTOL 1e-4
@@ -560,77 +561,10 @@ Test(opencl_profile, probe_device_gives_a_gpu_roofline) {
 
 /* ---- whole networks ------------------------------------------------------- */
 
-#define NET_HEAD "{\"format\":\"opcost-net/1\",\"name\":\"run\",\"input\":"
-
-/* The networks of tests/unit/test_net_run.c (every block, every activation,
- * every join, attention with class token and positions) and one whose NB201
- * cell has a zero output node: together they hold every step of enum
- * oc_net_step (checked by every_data_move_is_covered). */
-static const char *const test_nets[] = {
-    /* Mixed CNN: every block but the transformer, odd sizes, every activation. */
-    NET_HEAD
-    "{\"h\":21,\"w\":19,\"c\":3},\"layers\":["
-    "{\"op\":\"conv2d\",\"cout\":16,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
-    "{\"op\":\"mbconv\",\"cout\":16,\"k\":3,\"e\":4,\"se\":1,\"se_gate\":\"hsigmoid\",\"act\":"
-    "\"swish\"},"
-    "{\"op\":\"mbconv\",\"cout\":24,\"k\":5,\"s\":2,\"mid\":40,\"se\":1,\"act\":\"relu6\"},"
-    "{\"op\":\"fused_mbconv\",\"cout\":24,\"k\":3,\"e\":2,\"act\":\"sigmoid\"},"
-    "{\"op\":\"bottleneck\",\"cout\":32},"
-    "{\"op\":\"basic\",\"cout\":32,\"s\":2},"
-    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":1,\"act\":\"gelu\"},"
-    "{\"op\":\"avgpool2d\",\"id\":\"b\",\"k\":3,\"s\":1},"
-    "{\"op\":\"concat\",\"inputs\":[\"a\",\"b\"]},"
-    "{\"op\":\"act\",\"act\":\"tanh\"},"
-    "{\"op\":\"maxpool2d\",\"k\":2,\"s\":1},"
-    "{\"op\":\"nb201_cell\",\"cell\":\"|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|"
-    "skip_connect~0|nor_conv_1x1~1|skip_connect~2|\"},"
-    "{\"op\":\"avgpool2d\",\"k\":1,\"s\":1},"
-    "{\"op\":\"se\",\"se_gate\":\"hsigmoid\"},"
-    "{\"op\":\"layernorm\"},"
-    "{\"op\":\"softmax\"},"
-    "{\"op\":\"gap\"},"
-    "{\"op\":\"fc\",\"cout\":10,\"act\":\"hsigmoid\"}]}",
-    /* Vision transformer: patch embedding with class token and positions. */
-    NET_HEAD "{\"h\":16,\"w\":16,\"c\":3},\"layers\":["
-             "{\"op\":\"patch_embed\",\"p\":4,\"dim\":24,\"cls\":1,\"pos\":1},"
-             "{\"op\":\"transformer_layer\",\"heads\":3,\"mlp_ratio\":2},"
-             "{\"op\":\"transformer_layer\",\"heads\":2,\"act\":\"swish\"},"
-             "{\"op\":\"transformer_layer\",\"heads\":4,\"head_dim\":5},"
-             "{\"op\":\"layernorm\"},"
-             "{\"op\":\"token_select\",\"index\":2},"
-             "{\"op\":\"fc\",\"cout\":5}]}",
-    /* Primitive joins: matmul (tb=1), mul, add with fused activations. */
-    NET_HEAD
-    "{\"h\":4,\"w\":6,\"c\":3},\"layers\":["
-    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3},"
-    "{\"op\":\"conv2d\",\"id\":\"b\",\"inputs\":[\"input\"],\"cout\":8,\"k\":1,\"act\":\"tanh\"},"
-    "{\"op\":\"matmul\",\"id\":\"m\",\"inputs\":[\"a\",\"b\"],\"tb\":1},"
-    "{\"op\":\"softmax\",\"id\":\"s\"},"
-    "{\"op\":\"matmul\",\"id\":\"p\",\"inputs\":[\"s\",\"b\"]},"
-    "{\"op\":\"add\",\"inputs\":[\"p\",\"a\"],\"act\":\"hswish\"},"
-    "{\"op\":\"mul\",\"id\":\"q\",\"inputs\":[\"a\",\"b\"]},"
-    "{\"op\":\"add\",\"inputs\":[\"q\",\"a\"],\"act\":\"swish\"},"
-    "{\"op\":\"add\",\"inputs\":[\"q\",\"b\"],\"act\":\"relu6\"}]}",
-    /* A cell whose output node has no live edge: a zero fill, then a join. */
-    NET_HEAD "{\"h\":9,\"w\":7,\"c\":4},\"layers\":["
-             "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3,\"act\":\"relu\"},"
-             "{\"op\":\"nb201_cell\",\"id\":\"z\",\"cell\":\"|nor_conv_3x3~0|+|none~0|none~1|+|"
-             "none~0|none~1|none~2|\"},"
-             "{\"op\":\"add\",\"inputs\":[\"z\",\"a\"]},"
-             "{\"op\":\"conv2d\",\"cout\":6,\"k\":3,\"s\":2,\"act\":\"swish\"}]}",
-};
-#define N_TEST_NETS ((int)(sizeof test_nets / sizeof test_nets[0]))
-
 /* Target arguments the networks run under: the default plan, and each
  * convolution algorithm forced (im2col shares the network's scratch). */
 static const char *const net_args[] = {"tune=off", "tune=off,conv=gemm", "tune=off,conv=direct"};
 #define N_NET_ARGS ((int)(sizeof net_args / sizeof net_args[0]))
-
-static struct oc_net *load_net(const char *text) {
-  struct oc_net *net = NULL;
-  cr_assert_eq(oc_net_from_string(text, "test", &net), oc_status_ok, "%s", oc_errmsg());
-  return net;
-}
 
 /* The output of net on spec after `runs` runs (read back after each; every
  * read must give the same bits). */
@@ -659,25 +593,6 @@ static float *run_network(const char *spec, const struct oc_net *net, const floa
   oc_target_close(target);
   free(first);
   return out;
-}
-
-/* The tolerance of the cpu-vs-ref network test (tests/unit/test_net_run.c):
- * max |got - ref| <= 2e-4 x max |ref| + 1e-5. Per op the device stays within
- * the conformance tolerance (float sums against the oracle's double); over
- * ~100 chained kernels the differences add up, relative to the output's
- * scale. */
-static void expect_net_close(const float *ref, const float *got, int64_t n, const char *what) {
-  double max_ref = 0, max_diff = 0;
-  for (int64_t i = 0; i < n; i++) {
-    cr_assert(isfinite(ref[i]) && isfinite(got[i]), "%s: element %lld is not finite (%g)", what,
-              (long long)i, (double)got[i]);
-    if (fabs(ref[i]) > max_ref) max_ref = fabs(ref[i]);
-    double d = fabs((double)ref[i] - got[i]);
-    if (d > max_diff) max_diff = d;
-  }
-  cr_expect(max_ref > 1e-6, "%s: the output is all zeros; the test would prove nothing", what);
-  cr_expect(max_diff <= 2e-4 * max_ref + 1e-5, "%s: max diff %g (max |ref| %g)", what, max_diff,
-            max_ref);
 }
 
 struct net_case {
@@ -734,7 +649,7 @@ Test(opencl_net, the_target_runs_networks) {
  * clock around run(), end to end (an event span would leave out launches). */
 Test(opencl_net, networks_are_timed_end_to_end_by_the_host_clock) {
   need_device();
-  struct oc_net *net = load_net(test_nets[2]);
+  struct oc_net *net = load_net(test_nets[test_net_join]);
   int64_t n_in = oc_tensor_elems(&net->tensors[net->input_tensor].shape);
   float *in = calloc((size_t)n_in + OC_TENSOR_SLACK_BYTES, sizeof *in);
   float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
@@ -818,7 +733,7 @@ static cl_uint kernel_refs(cl_kernel kernel) {
 Test(opencl_net, release_frees_every_buffer_and_kernel) {
   need_device();
   struct ocl_state *s = open_state("tune=off,conv=gemm");
-  struct oc_net *net = load_net(test_nets[1]);
+  struct oc_net *net = load_net(test_nets[test_net_vit]);
   float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
   float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
   cr_assert(in && out);
@@ -867,7 +782,7 @@ Test(opencl_net, release_frees_every_buffer_and_kernel) {
 Test(opencl_net, activations_share_buffers) {
   need_device();
   struct ocl_state *s = open_state("tune=off");
-  struct oc_net *net = load_net(test_nets[0]);
+  struct oc_net *net = load_net(test_nets[test_net_cnn]);
   float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
   float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
   cr_assert(in && out);

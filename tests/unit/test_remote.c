@@ -28,6 +28,7 @@
 #include "opcost/target.h"
 #include "targets/ref/ref.h"
 #include "targets/remote/remote_internal.h"
+#include "tests/net_fixtures.h"
 
 #define AGENT OPCOST_BINARY_DIR "/agent/opcost-agent"
 
@@ -421,30 +422,25 @@ Test(remote, adb_pushes_and_runs) {
 
 /* ---- whole networks ------------------------------------------------------------ */
 
-#define NET_HEAD "{\"format\":\"opcost-net/1\",\"name\":"
+#define NAMED_NET "{\"format\":\"opcost-net/1\",\"name\":"
 
 /* A small CNN (blocks with SE, a residual bottleneck, a classifier) and a
  * small vision transformer (class token, head split/merge data moves). */
 static const char *const cnn_net =
-    NET_HEAD "\"remote-cnn\",\"input\":{\"h\":13,\"w\":11,\"c\":3},\"layers\":["
+    NAMED_NET "\"remote-cnn\",\"input\":{\"h\":13,\"w\":11,\"c\":3},\"layers\":["
              "{\"op\":\"conv2d\",\"cout\":8,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
              "{\"op\":\"mbconv\",\"cout\":8,\"k\":3,\"e\":3,\"se\":1,\"act\":\"relu6\"},"
              "{\"op\":\"bottleneck\",\"cout\":16,\"s\":2},"
              "{\"op\":\"gap\"},"
              "{\"op\":\"fc\",\"cout\":10}]}";
 static const char *const vit_net =
-    NET_HEAD "\"remote-vit\",\"input\":{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
+    NAMED_NET "\"remote-vit\",\"input\":{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
              "{\"op\":\"patch_embed\",\"p\":4,\"dim\":16,\"cls\":1,\"pos\":1},"
              "{\"op\":\"transformer_layer\",\"heads\":2,\"mlp_ratio\":2},"
              "{\"op\":\"layernorm\"},"
              "{\"op\":\"gap\"},"
              "{\"op\":\"fc\",\"cout\":5}]}";
 
-static struct oc_net *load_net(const char *text) {
-  struct oc_net *net = NULL;
-  cr_assert_eq(oc_net_from_string(text, "test", &net), oc_status_ok, "%s", oc_errmsg());
-  return net;
-}
 
 /* Output of net on an open target t for input `in`, run `runs` times (each
  * run's output must equal the first's, bit for bit). Caller frees. */
@@ -624,7 +620,7 @@ Test(remote, bad_networks_are_named_by_the_agent) {
   json_decref(r);
   /* A layer whose argument is wrong: the network and the layer are named. */
   r = raw_prepare_net(&a,
-                      NET_HEAD
+                      NAMED_NET
                       "\"broken\",\"input\":{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
                       "{\"op\":\"conv2d\",\"cout\":8,\"k\":3},{\"op\":\"conv2d\",\"cout\":-4}]}",
                       "");
