@@ -9,8 +9,9 @@
  * A kernel is planned once in prepare (buffers allocated and filled,
  * pipelines made, the command buffer recorded) and run many times: run only
  * submits the recorded command buffer and waits for its fence. A network
- * (vulkan_net.c) plans each op bound to the network's tensor buffers
- * (oc__vk_plan_bound) and records all of them into one command buffer. */
+ * (vulkan_net.c, struct vk_net) plans each op bound to the network's tensor
+ * buffers, pooled by liveness (oc__vk_plan_bound), and records all of them
+ * into one command buffer. */
 #ifndef OPCOST_TARGETS_VULKAN_H
 #define OPCOST_TARGETS_VULKAN_H
 
@@ -20,6 +21,7 @@
 
 #include <vulkan/vulkan.h>
 
+#include "opcost/net.h"
 #include "opcost/op.h"
 #include "opcost/target.h"
 
@@ -248,7 +250,26 @@ enum oc_status oc__vk_time_runs_host(struct vk_state *s, struct vk_kernel *k, in
 
 /* ---- whole networks (vulkan_net.c) ----------------------------------------- */
 
-struct oc_net;
+/* A prepared network: the kernel prepare_net returns. Tensor t lives in
+ * buffers[tensor_buffer[t]]: the input, the output and each parameter
+ * tensor in a buffer of its own, activations in pooled buffers shared by
+ * liveness (see vulkan_net.c). Each op kernel binds those buffers and owns
+ * its weights, bias and im2col columns. */
+struct vk_net {
+  const struct oc_net *net;
+  const void *input; /* host buffers of the caller */
+  void *output;
+  size_t input_bytes, output_bytes;
+  int32_t n_buffers;              /* buffers made for tensors */
+  struct vk_buffer *buffers;      /* [n_tensors] room, n_buffers made; owned */
+  int32_t *tensor_buffer;         /* [n_tensors]: index into buffers */
+  uint64_t buffer_bytes;          /* device memory of the tensors: sum of buffers[].bytes */
+  struct vk_buffer input_staging; /* when the input buffer is not mapped */
+  struct vk_kernel **kernels;     /* [n_kernels]: op kernels; NULL for moves */
+  VkCommandBuffer commands;
+  char what[OC_NET_NAME_MAX + 16]; /* "network 'NAME'" for messages */
+};
+
 enum oc_status oc__vk_prepare_net(void *state, const struct oc_net *net, const void *input,
                                   void *output, void **kernel);
 enum oc_status oc__vk_run_net(void *state, void *kernel);

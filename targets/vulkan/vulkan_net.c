@@ -1,19 +1,25 @@
-/* vulkan_net.c - whole networks on the vulkan backend: one device buffer per
- * tensor of the network, every op kernel planned by vulkan_plan.c bound to
- * those buffers, the data moves done by transfer commands, and the whole
- * network recorded into ONE command buffer at prepare time, so that a run
- * is an input upload, one submission and one fence wait.
+/* vulkan_net.c - whole networks on the vulkan backend: the network's
+ * tensors placed in device buffers pooled by liveness, every op kernel
+ * planned by vulkan_plan.c bound to those buffers, the data moves done by
+ * transfer commands, and the whole network recorded into ONE command buffer
+ * at prepare time, so that a run is an input upload, one submission and one
+ * fence wait.
  *
  * Buffers. The network's input and output live where single ops keep
  * theirs (host-visible memory where the device has it, else device-local
- * with staging copies; memory=staging forces the latter); every other
- * activation is device-local memory the host never maps; parameter tensors
- * (class token, position embedding) and each op's weights and bias are
- * uploaded once, here, from oc_net_params_create's seeded values (the ref
- * runner's, so outputs compare). Each tensor has its own buffer, written
- * once a run: buffers are not reused across the liveness schedule (the
- * device holds the sum of all activations, not the peak) and in-place
- * kernels are computed out of place.
+ * with staging copies; memory=staging forces the latter), each in a buffer
+ * of its own; parameter tensors (class token, position embedding) and each
+ * op's weights and bias are uploaded once, here, from oc_net_params_create's
+ * seeded values (the ref runner's, so outputs compare). The other
+ * activations share pooled device-local buffers the host never maps, as
+ * opencl_net.c does: a buffer whose tensor is dead (past its last_use in
+ * the kernel list) serves a later tensor that fits (the smallest such), so
+ * the device holds about the liveness peak of net.h, not the sum of all
+ * activations. A kernel takes its output buffer before its inputs' buffers
+ * are freed, so no kernel writes a buffer it reads: in-place kernels
+ * (net.h in_place) are computed out of place, the shaders being written for
+ * distinct buffers. Each op kernel still owns its im2col column matrix
+ * (vulkan_plan.c makes it).
  *
  * Moves (oc_net_move_f32 is the host semantics):
  *   heads_split, heads_merge  vkCmdCopyBuffer with one region per (head,
@@ -23,17 +29,27 @@
  *   token_select              one vkCmdCopyBuffer of the selected token's row;
  *   zero                      vkCmdFillBuffer with 0.
  *
- * Barriers. Every tensor is written by one command a run, so the only
- * hazards inside a run are read-after-write. Writes since the last barrier
- * are tracked per tensor; before a command that reads one of them a global
- * memory barrier goes from the stages that wrote (compute shader, transfer)
- * to both compute-shader and transfer reads, and every write is then
- * visible to every later reader. Commands with no pending input (parallel
- * branches) follow each other without a barrier. The two steps of one op
- * (im2col, GEMM) have their own compute-to-compute barrier. The last
- * barrier makes the output visible to the host and to a staging read.
- * Runs never overlap (each waits for its fence), so write-after-read
- * across runs needs nothing.
+ * Barriers. Tracked per buffer since the last barrier: whether a command
+ * wrote it, and the stages (compute shader, transfer) of the commands that
+ * read it. A command waits, behind one global memory barrier, when
+ *   - it reads a buffer written since the last barrier (read-after-write);
+ *   - it writes a buffer read since the last barrier (write-after-read: the
+ *     buffer is a pooled one whose previous tensor's last readers may still
+ *     be running, and the new tensor must not overwrite what they read);
+ *   - it writes a buffer written since the last barrier (write-after-write:
+ *     a pooled buffer whose previous tensor nothing read).
+ * The barrier goes from every stage used since the last barrier (its
+ * writers and readers) and makes every write since then available, to
+ * compute-shader and transfer reads and writes: every command after it then
+ * runs after every command before it and sees its writes, so all tracking
+ * restarts from nothing. Its source stages always meet the previous
+ * barrier's destination stages, so the barriers chain and order a command
+ * after everything recorded before the previous barrier too. Commands with
+ * no hazard (parallel branches, buffers not touched since the last barrier)
+ * follow each other without a barrier. The two steps of one op (im2col,
+ * GEMM) have their own compute-to-compute barrier. The last barrier makes
+ * the output visible to the host and to a staging read. Runs never overlap
+ * (each waits for its fence), so hazards across runs need nothing.
  *
  * Timing. run_net is what the harness times with the host clock: copying
  * the host input into its mapped buffer (or its staging buffer, whose copy
@@ -54,18 +70,6 @@
 #include "targets/targets_internal.h"
 #include "targets/vulkan/vulkan.h"
 
-struct vk_net {
-  const struct oc_net *net;
-  const void *input; /* host buffers of the caller */
-  void *output;
-  size_t input_bytes, output_bytes;
-  struct vk_buffer *tensors;      /* [n_tensors]; owned */
-  struct vk_buffer input_staging; /* when the input buffer is not mapped */
-  struct vk_kernel **kernels;     /* [n_kernels]: op kernels; NULL for moves */
-  VkCommandBuffer commands;
-  char what[OC_NET_NAME_MAX + 16]; /* "network 'NAME'" for messages */
-};
-
 static enum oc_status vk_fail(const struct vk_state *s, VkResult r, const char *what) {
   return oc__fail(oc__vk_status(r), "device '%s': %s returned %d %s", s->device_name, what, (int)r,
                   oc__vk_result_name(r));
@@ -78,12 +82,17 @@ void oc__vk_release_net(void *state, void *kernel) {
   if (n->commands) vkFreeCommandBuffers(s->device, s->command_pool, 1, &n->commands);
   if (n->kernels)
     for (int32_t i = 0; i < n->net->n_kernels; i++) oc__vk_kernel_free(s, n->kernels[i]);
-  if (n->tensors)
-    for (int32_t t = 0; t < n->net->n_tensors; t++) oc__vk_buffer_destroy(s, &n->tensors[t]);
+  for (int32_t b = 0; b < n->n_buffers; b++) oc__vk_buffer_destroy(s, &n->buffers[b]);
   oc__vk_buffer_destroy(s, &n->input_staging);
   free(n->kernels);
-  free(n->tensors);
+  free(n->buffers);
+  free(n->tensor_buffer);
   free(n);
+}
+
+/* The buffer tensor t lives in. */
+static struct vk_buffer *tensor_buf(const struct vk_net *n, int32_t t) {
+  return &n->buffers[n->tensor_buffer[t]];
 }
 
 /* "layer 3 ('id', mbconv.f32 h=...)" into buf. */
@@ -113,32 +122,102 @@ static enum oc_status check_supported(struct vk_state *s, const struct oc_net *n
   return oc_status_ok;
 }
 
-static enum oc_status make_tensors(struct vk_state *s, struct vk_net *n,
-                                   const struct oc_net_params *params) {
+/* A new buffer of the network for tensor t (its index in tensor_buffer):
+ * kind says which memory (see the top of the file). */
+enum buffer_kind { buffer_host, buffer_param, buffer_local };
+
+static enum oc_status new_buffer(struct vk_state *s, struct vk_net *n, int32_t t,
+                                 enum buffer_kind kind, const char *what, const void *host) {
+  const VkDeviceSize bytes = (VkDeviceSize)n->net->tensors[t].bytes;
+  struct vk_buffer *b = &n->buffers[n->n_buffers];
+  enum oc_status st;
+  if (kind == buffer_local)
+    st = oc__vk_buffer_create_local(s, bytes, what, b);
+  else
+    st = oc__vk_buffer_create(s, bytes, kind == buffer_param ? host : NULL, what, b);
+  if (st != oc_status_ok) {
+    oc__vk_buffer_destroy(s, b); /* what a failed create left */
+    return oc__fail_prefix(st, "network '%s': tensor %d: ", n->net->name, (int)t);
+  }
+  n->buffer_bytes += b->bytes;
+  n->tensor_buffer[t] = n->n_buffers++;
+  return oc_status_ok;
+}
+
+/* Places every tensor (see the top of the file): the input, the output
+ * and each parameter tensor in a buffer of its own; an activation, when
+ * the kernel that writes it comes, in the smallest free pooled buffer that
+ * holds it, else in a new one. A pooled buffer is free again after the
+ * last kernel that reads its tensor, or at once when nothing reads it. */
+static enum oc_status place_tensors(struct vk_state *s, struct vk_net *n,
+                                    const struct oc_net_params *params) {
   const struct oc_net *net = n->net;
-  for (int32_t t = 0; t < net->n_tensors; t++) {
+  enum oc_status st = oc_status_ok;
+  bool *pooled = calloc((size_t)net->n_tensors, sizeof *pooled); /* [buffer] */
+  bool *busy = calloc((size_t)net->n_tensors, sizeof *busy);     /* [buffer] */
+  if (pooled == NULL || busy == NULL) {
+    st = oc__fail(oc_status_out_of_memory, "vulkan: out of memory for network '%s'", net->name);
+    goto done;
+  }
+  for (int32_t t = 0; t < net->n_tensors && st == oc_status_ok; t++) {
     const struct oc_net_tensor *ten = &net->tensors[t];
-    const VkDeviceSize bytes = (VkDeviceSize)ten->bytes;
     char what[64];
-    enum oc_status st;
-    if (ten->kind == oc_net_tensor_input) {
+    n->tensor_buffer[t] = -1;
+    if (t == net->input_tensor) {
       /* Host-visible where the device has it: a run copies into it. */
-      st = oc__vk_buffer_create(s, bytes, NULL, "network input", &n->tensors[t]);
-      if (st == oc_status_ok && n->tensors[t].mapped == NULL)
-        st = oc__vk_buffer_create_host(s, bytes, "network input staging buffer", &n->input_staging);
+      st = new_buffer(s, n, t, buffer_host, "network input", NULL);
+      if (st == oc_status_ok && tensor_buf(n, t)->mapped == NULL) {
+        st = oc__vk_buffer_create_host(s, (VkDeviceSize)ten->bytes, "network input staging buffer",
+                                       &n->input_staging);
+        if (st != oc_status_ok)
+          st = oc__fail_prefix(st, "network '%s': tensor %d: ", net->name, (int)t);
+      }
+    } else if (t == net->output_tensor) {
+      st = new_buffer(s, n, t, buffer_host, "network output", NULL);
     } else if (ten->kind == oc_net_tensor_param) {
       oc__strfmt(what, sizeof what, "parameter tensor %d", (int)t);
-      st = oc__vk_buffer_create(s, bytes, params->tensors[t], what, &n->tensors[t]);
-    } else if (t == net->output_tensor) {
-      st = oc__vk_buffer_create(s, bytes, NULL, "network output", &n->tensors[t]);
-    } else {
-      oc__strfmt(what, sizeof what, "activation tensor %d", (int)t);
-      st = oc__vk_buffer_create_local(s, bytes, what, &n->tensors[t]);
+      st = new_buffer(s, n, t, buffer_param, what, params->tensors[t]);
     }
-    if (st != oc_status_ok)
-      return oc__fail_prefix(st, "network '%s': tensor %d: ", net->name, (int)t);
   }
-  return oc_status_ok;
+  for (int32_t i = 0; i < net->n_kernels && st == oc_status_ok; i++) {
+    const struct oc_net_kernel *k = &net->kernels[i];
+    const int32_t out = k->output;
+    if (n->tensor_buffer[out] < 0) {
+      const VkDeviceSize bytes = (VkDeviceSize)net->tensors[out].bytes;
+      int32_t best = -1;
+      for (int32_t b = 0; b < n->n_buffers; b++)
+        if (pooled[b] && !busy[b] && n->buffers[b].bytes >= bytes &&
+            (best < 0 || n->buffers[b].bytes < n->buffers[best].bytes))
+          best = b;
+      if (best >= 0) {
+        n->tensor_buffer[out] = best;
+      } else {
+        char what[64];
+        oc__strfmt(what, sizeof what, "activation tensor %d", (int)out);
+        st = new_buffer(s, n, out, buffer_local, what, NULL);
+        if (st != oc_status_ok) break;
+        pooled[n->tensor_buffer[out]] = true;
+      }
+      busy[n->tensor_buffer[out]] = true;
+    }
+    /* Inputs read for the last time free their buffers for later kernels
+     * (never this kernel's output, taken above), and so does an output
+     * nothing reads. */
+    for (int32_t j = 0; j < k->n_inputs && j < OC_MAX_INPUTS; j++) {
+      const int32_t u = k->input[j], b = n->tensor_buffer[u];
+      if (b >= 0 && pooled[b] && net->tensors[u].last_use <= i) busy[b] = false;
+    }
+    if (pooled[n->tensor_buffer[out]] && net->tensors[out].last_use < 0)
+      busy[n->tensor_buffer[out]] = false;
+  }
+  for (int32_t t = 0; t < net->n_tensors && st == oc_status_ok; t++)
+    if (n->tensor_buffer[t] < 0)
+      st = oc__fail(oc_status_internal, "network '%s': tensor %d is written by no kernel",
+                    net->name, (int)t);
+done:
+  free(pooled);
+  free(busy);
+  return st;
 }
 
 static enum oc_status plan_kernels(struct vk_state *s, struct vk_net *n,
@@ -150,9 +229,9 @@ static enum oc_status plan_kernels(struct vk_state *s, struct vk_net *n,
     struct vk_kernel *vk = calloc(1, sizeof *vk);
     if (vk == NULL) return oc__fail(oc_status_out_of_memory, "vulkan: out of memory for a kernel");
     n->kernels[i] = vk;
-    struct vk_bind bind = {{NULL, NULL}, &n->tensors[k->output]};
+    struct vk_bind bind = {{NULL, NULL}, tensor_buf(n, k->output)};
     for (int j = 0; j < k->n_inputs && j < OC_MAX_INPUTS; j++)
-      bind.input[j] = &n->tensors[k->input[j]];
+      bind.input[j] = tensor_buf(n, k->input[j]);
     struct oc_tensors t = {{NULL, NULL}, params->weights[i], params->bias[i], NULL};
     enum oc_status st = oc__vk_plan_bound(s, &k->op, &t, &bind, vk);
     if (st != oc_status_ok) {
@@ -170,7 +249,7 @@ static enum oc_status record_move(const struct vk_net *n, int32_t index, VkComma
   const struct oc_net *net = n->net;
   const struct oc_net_kernel *k = &net->kernels[index];
   const struct oc_tensor_shape *os = &net->tensors[k->output].shape;
-  VkBuffer out = n->tensors[k->output].buffer;
+  VkBuffer out = tensor_buf(n, k->output)->buffer;
   const VkDeviceSize f = sizeof(float);
   switch (k->step) {
   case oc_net_step_heads_split:
@@ -197,17 +276,17 @@ static enum oc_status record_move(const struct vk_net *n, int32_t index, VkComma
         };
       }
     }
-    vkCmdCopyBuffer(cmd, n->tensors[k->input[0]].buffer, out, (uint32_t)n_regions, regions);
+    vkCmdCopyBuffer(cmd, tensor_buf(n, k->input[0])->buffer, out, (uint32_t)n_regions, regions);
     free(regions);
     return oc_status_ok;
   }
   case oc_net_step_token_prepend: {
     const VkDeviceSize c = (VkDeviceSize)os->c, rest = (VkDeviceSize)oc_tensor_elems(os) - c;
     VkBufferCopy token = {.srcOffset = 0, .dstOffset = 0, .size = c * f};
-    vkCmdCopyBuffer(cmd, n->tensors[k->input[1]].buffer, out, 1, &token);
+    vkCmdCopyBuffer(cmd, tensor_buf(n, k->input[1])->buffer, out, 1, &token);
     if (rest > 0) {
       VkBufferCopy rows = {.srcOffset = 0, .dstOffset = c * f, .size = rest * f};
-      vkCmdCopyBuffer(cmd, n->tensors[k->input[0]].buffer, out, 1, &rows);
+      vkCmdCopyBuffer(cmd, tensor_buf(n, k->input[0])->buffer, out, 1, &rows);
     }
     return oc_status_ok;
   }
@@ -216,18 +295,23 @@ static enum oc_status record_move(const struct vk_net *n, int32_t index, VkComma
     const VkDeviceSize c = (VkDeviceSize)os->c;
     VkBufferCopy token = {
         .srcOffset = (VkDeviceSize)k->offset * c * f, .dstOffset = 0, .size = c * f};
-    vkCmdCopyBuffer(cmd, n->tensors[k->input[0]].buffer, out, 1, &token);
+    vkCmdCopyBuffer(cmd, tensor_buf(n, k->input[0])->buffer, out, 1, &token);
     return oc_status_ok;
   }
-  case oc_net_step_zero: vkCmdFillBuffer(cmd, out, 0, VK_WHOLE_SIZE, 0); return oc_status_ok;
+  case oc_net_step_zero: {
+    /* The tensor's bytes only: a pooled buffer may be larger. */
+    const VkDeviceSize bytes = (VkDeviceSize)net->tensors[k->output].bytes;
+    if (bytes > 0) vkCmdFillBuffer(cmd, out, 0, bytes, 0);
+    return oc_status_ok;
+  }
   case oc_net_step_op: break;
   }
   return oc__fail(oc_status_internal, "network '%s': kernel %d is not a data move", net->name,
                   (int)index);
 }
 
-/* Makes writes of src_stages (src_access) visible to compute-shader and
- * transfer reads. */
+/* Orders the commands of src_stages before those of dst_stages and makes
+ * writes of src_access visible to dst_access. */
 static void barrier(VkCommandBuffer cmd, VkPipelineStageFlags src_stages, VkAccessFlags src_access,
                     VkPipelineStageFlags dst_stages, VkAccessFlags dst_access) {
   VkMemoryBarrier b = {
@@ -255,45 +339,63 @@ static enum oc_status record_net(struct vk_state *s, struct vk_net *n) {
   r = vkBeginCommandBuffer(n->commands, &begin);
   if (r != VK_SUCCESS) return vk_fail(s, r, "vkBeginCommandBuffer");
   VkCommandBuffer cmd = n->commands;
-  bool *pending = calloc((size_t)net->n_tensors, sizeof *pending);
-  if (pending == NULL) return oc__fail(oc_status_out_of_memory, "vulkan: out of memory");
+  /* Since the last barrier (see the top of the file): per buffer, whether
+   * a command wrote it and the stages that read it; the stages of every
+   * command and the accesses of every write. */
+  bool *written = calloc((size_t)(n->n_buffers > 0 ? n->n_buffers : 1), sizeof *written);
+  VkPipelineStageFlags *read_by =
+      calloc((size_t)(n->n_buffers > 0 ? n->n_buffers : 1), sizeof *read_by);
+  if (written == NULL || read_by == NULL) {
+    free(written);
+    free(read_by);
+    return oc__fail(oc_status_out_of_memory, "vulkan: out of memory");
+  }
   VkPipelineStageFlags pending_stages = 0;
-  VkAccessFlags pending_access = 0;
-  const VkPipelineStageFlags readers =
+  VkAccessFlags pending_writes = 0;
+  const VkPipelineStageFlags stages =
       VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
-  const VkAccessFlags reads = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+  const VkAccessFlags accesses = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                                 VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
   if (n->input_staging.buffer) {
     VkBufferCopy region = {.srcOffset = 0, .dstOffset = 0, .size = n->input_bytes};
-    vkCmdCopyBuffer(cmd, n->input_staging.buffer, n->tensors[net->input_tensor].buffer, 1, &region);
-    pending[net->input_tensor] = true;
+    vkCmdCopyBuffer(cmd, n->input_staging.buffer, tensor_buf(n, net->input_tensor)->buffer, 1,
+                    &region);
+    written[n->tensor_buffer[net->input_tensor]] = true;
     pending_stages |= VK_PIPELINE_STAGE_TRANSFER_BIT;
-    pending_access |= VK_ACCESS_TRANSFER_WRITE_BIT;
+    pending_writes |= VK_ACCESS_TRANSFER_WRITE_BIT;
   }
   enum oc_status st = oc_status_ok;
   for (int32_t i = 0; i < net->n_kernels && st == oc_status_ok; i++) {
     const struct oc_net_kernel *k = &net->kernels[i];
-    bool waits = false;
-    if (k->step != oc_net_step_zero)
-      for (int j = 0; j < k->n_inputs; j++) waits = waits || pending[k->input[j]];
+    const bool op = k->step == oc_net_step_op;
+    const VkPipelineStageFlags stage =
+        op ? VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT : VK_PIPELINE_STAGE_TRANSFER_BIT;
+    const int n_reads = k->step == oc_net_step_zero ? 0 : k->n_inputs; /* a fill reads nothing */
+    const int32_t out = n->tensor_buffer[k->output];
+    /* Write-after-read and write-after-write on the output's buffer, then
+     * read-after-write on each input's. */
+    bool waits = read_by[out] != 0 || written[out];
+    for (int j = 0; j < n_reads && j < OC_MAX_INPUTS; j++)
+      waits = waits || written[n->tensor_buffer[k->input[j]]];
     if (waits) {
-      barrier(cmd, pending_stages, pending_access, readers, reads);
-      memset(pending, 0, (size_t)net->n_tensors * sizeof *pending);
+      barrier(cmd, pending_stages, pending_writes, stages, accesses);
+      memset(written, 0, (size_t)n->n_buffers * sizeof *written);
+      memset(read_by, 0, (size_t)n->n_buffers * sizeof *read_by);
       pending_stages = 0;
-      pending_access = 0;
+      pending_writes = 0;
     }
-    if (k->step == oc_net_step_op) {
+    if (op)
       oc__vk_record_steps(s, n->kernels[i], cmd);
-      pending_stages |= VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT;
-      pending_access |= VK_ACCESS_SHADER_WRITE_BIT;
-    } else {
+    else
       st = record_move(n, i, cmd);
-      pending_stages |= VK_PIPELINE_STAGE_TRANSFER_BIT;
-      pending_access |= VK_ACCESS_TRANSFER_WRITE_BIT;
-    }
-    pending[k->output] = true;
+    for (int j = 0; j < n_reads && j < OC_MAX_INPUTS; j++)
+      read_by[n->tensor_buffer[k->input[j]]] |= stage;
+    written[out] = true;
+    pending_stages |= stage;
+    pending_writes |= op ? VK_ACCESS_SHADER_WRITE_BIT : VK_ACCESS_TRANSFER_WRITE_BIT;
   }
-  free(pending);
-  if (st != oc_status_ok) return st;
+  free(written);
+  free(read_by);
   /* Every result visible to the host (mapped output) and to the transfer
    * of a staging read (oc__vk_buffer_read). */
   barrier(cmd, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
@@ -329,14 +431,15 @@ enum oc_status oc__vk_prepare_net(void *state, const struct oc_net *net, const v
   n->input_bytes = (size_t)net->tensors[net->input_tensor].bytes;
   n->output_bytes = (size_t)net->tensors[net->output_tensor].bytes;
   oc__strfmt(n->what, sizeof n->what, "network '%s'", net->name);
-  n->tensors = calloc((size_t)net->n_tensors, sizeof *n->tensors);
+  n->buffers = calloc((size_t)net->n_tensors, sizeof *n->buffers);
+  n->tensor_buffer = calloc((size_t)net->n_tensors, sizeof *n->tensor_buffer);
   n->kernels = calloc((size_t)(net->n_kernels > 0 ? net->n_kernels : 1), sizeof *n->kernels);
-  if (n->tensors == NULL || n->kernels == NULL) {
+  if (n->buffers == NULL || n->tensor_buffer == NULL || n->kernels == NULL) {
     st = oc__fail(oc_status_out_of_memory, "vulkan: out of memory for network '%s'", net->name);
     goto fail;
   }
   st = oc_net_params_create(net, OC_NET_PARAM_SEED, &params);
-  if (st == oc_status_ok) st = make_tensors(s, n, params);
+  if (st == oc_status_ok) st = place_tensors(s, n, params);
   if (st == oc_status_ok) st = plan_kernels(s, n, params);
   if (st == oc_status_ok) st = record_net(s, n);
   if (st != oc_status_ok) goto fail;
@@ -355,8 +458,8 @@ fail:
 enum oc_status oc__vk_run_net(void *state, void *kernel) {
   struct vk_state *s = state;
   struct vk_net *n = kernel;
-  void *dst =
-      n->input_staging.buffer ? n->input_staging.mapped : n->tensors[n->net->input_tensor].mapped;
+  void *dst = n->input_staging.buffer ? n->input_staging.mapped
+                                      : tensor_buf(n, n->net->input_tensor)->mapped;
   memcpy(dst, n->input, n->input_bytes);
   return oc__vk_submit_wait(s, n->commands, n->what);
 }
@@ -365,7 +468,7 @@ enum oc_status oc__vk_read_net_output(void *state, void *kernel) {
   struct vk_state *s = state;
   struct vk_net *n = kernel;
   enum oc_status st =
-      oc__vk_buffer_read(s, &n->tensors[n->net->output_tensor], n->output, n->output_bytes);
+      oc__vk_buffer_read(s, tensor_buf(n, n->net->output_tensor), n->output, n->output_bytes);
   if (st != oc_status_ok) return oc__fail_prefix(st, "%s: reading the output: ", n->what);
   return oc_status_ok;
 }

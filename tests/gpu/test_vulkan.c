@@ -566,9 +566,23 @@ static const char *const test_nets[] = {
     NET_HEAD "{\"h\":2,\"w\":2,\"c\":3},\"layers\":["
     "{\"op\":\"nb201_cell\",\"cell\":\"|skip_connect~0|+|none~0|none~1|+|skip_connect~0|"
     "none~1|none~2|\"}]}",
+    /* Pooled buffers reused across a branch (BRANCH_NET): b dies when c
+     * reads it, and d, on the other branch from a (written long before),
+     * takes b's buffer while c may still be reading it; a stays live
+     * through both branches to the concat. */
+    NET_HEAD "{\"h\":9,\"w\":11,\"c\":8},\"layers\":["
+    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3,\"act\":\"relu\"},"
+    "{\"op\":\"conv2d\",\"id\":\"b\",\"cout\":8,\"k\":1,\"act\":\"tanh\"},"
+    "{\"op\":\"conv2d\",\"id\":\"c\",\"cout\":8,\"k\":3},"
+    "{\"op\":\"conv2d\",\"id\":\"d\",\"inputs\":[\"a\"],\"cout\":8,\"k\":3,\"act\":\"hswish\"},"
+    "{\"op\":\"add\",\"id\":\"e\",\"inputs\":[\"c\",\"d\"]},"
+    "{\"op\":\"concat\",\"inputs\":[\"e\",\"a\"]},"
+    "{\"op\":\"conv2d\",\"cout\":6,\"k\":1}]}",
 };
 // clang-format on
 #define N_TEST_NETS ((int)(sizeof test_nets / sizeof test_nets[0]))
+/* The network of test_nets that reuses a buffer across a branch. */
+#define BRANCH_NET 5
 
 /* Target arguments each network runs under: default choices, the staging
  * path, and both forced convolution algorithms. */
@@ -806,4 +820,153 @@ Test(vulkan_net, the_harness_times_a_network_with_the_host_clock) {
   free(in);
   free(out);
   oc_net_free(net);
+}
+
+/* ---- buffers pooled by liveness ---------------------------------------------- */
+
+/* A pure chain of equal convolutions: six activations of one size. */
+static const char chain_net[] =
+    NET_HEAD "{\"h\":12,\"w\":10,\"c\":8},\"layers\":["
+             "{\"op\":\"conv2d\",\"cout\":8,\"k\":3},{\"op\":\"conv2d\",\"cout\":8,\"k\":3},"
+             "{\"op\":\"conv2d\",\"cout\":8,\"k\":3},{\"op\":\"conv2d\",\"cout\":8,\"k\":3},"
+             "{\"op\":\"conv2d\",\"cout\":8,\"k\":3},{\"op\":\"conv2d\",\"cout\":8,\"k\":3}]}";
+
+/* Prepares net on s directly (the kernel is the struct vk_net). */
+static struct vk_net *prepare_vk_net(struct vk_state *s, const struct oc_net *net, float **in,
+                                     float **out) {
+  *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof **in);
+  *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof **out);
+  cr_assert(*in && *out);
+  void *kernel = NULL;
+  cr_assert_eq(oc_target_vulkan.prepare_net(s, net, *in, *out, &kernel), oc_status_ok, "%s",
+               oc_errmsg());
+  return kernel;
+}
+
+static bool is_pooled(const struct oc_net *net, int32_t t) {
+  return net->tensors[t].kind == oc_net_tensor_activation && t != net->output_tensor;
+}
+
+/* Kernels during which t's buffer holds t: from its producer to its last
+ * reader (its producer alone when nothing reads it). */
+static int32_t live_to(const struct oc_net *net, int32_t t) {
+  const struct oc_net_tensor *ten = &net->tensors[t];
+  return ten->last_use > ten->producer ? ten->last_use : ten->producer;
+}
+
+/* Every tensor is in a buffer that holds it; the input, the output and the
+ * parameters have buffers of their own; two activations share a buffer
+ * only when one is written after the other's last reader. */
+static void check_placement(const struct oc_net *net, const struct vk_net *n, int which) {
+  cr_assert_leq(n->n_buffers, net->n_tensors);
+  uint64_t sum = 0;
+  for (int32_t b = 0; b < n->n_buffers; b++) sum += n->buffers[b].bytes;
+  cr_expect_eq(sum, n->buffer_bytes, "network %d: buffer_bytes %llu, buffers %llu", which,
+               (unsigned long long)n->buffer_bytes, (unsigned long long)sum);
+  for (int32_t t = 0; t < net->n_tensors; t++) {
+    const int32_t bt = n->tensor_buffer[t];
+    cr_assert(bt >= 0 && bt < n->n_buffers, "network %d: tensor %d in buffer %d", which, (int)t,
+              (int)bt);
+    cr_expect_geq(n->buffers[bt].bytes, (uint64_t)net->tensors[t].bytes,
+                  "network %d: tensor %d does not fit its buffer", which, (int)t);
+    for (int32_t u = 0; u < t; u++) {
+      if (n->tensor_buffer[u] != bt) continue;
+      if (u == net->input_tensor && t == net->output_tensor) continue; /* no kernels */
+      cr_expect(is_pooled(net, u) && is_pooled(net, t),
+                "network %d: tensors %d and %d share a buffer; only activations may", which, (int)u,
+                (int)t);
+      const struct oc_net_tensor *a = &net->tensors[u], *c = &net->tensors[t];
+      cr_expect(a->producer > live_to(net, t) || c->producer > live_to(net, u),
+                "network %d: tensors %d (kernels %d..%d) and %d (kernels %d..%d) share a buffer "
+                "while both are live",
+                which, (int)u, (int)a->producer, (int)live_to(net, u), (int)t, (int)c->producer,
+                (int)live_to(net, t));
+    }
+  }
+}
+
+Test(vulkan_net, activations_share_buffers_by_liveness) {
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  for (int i = 0; i < N_TEST_NETS; i++) {
+    struct oc_net *net = load_net(test_nets[i]);
+    float *in = NULL, *out = NULL;
+    struct vk_net *n = prepare_vk_net(s, net, &in, &out);
+    check_placement(net, n, i);
+    int32_t activations = 0, pooled = 0;
+    uint64_t tensor_bytes = 0;
+    for (int32_t t = 0; t < net->n_tensors; t++) {
+      tensor_bytes += (uint64_t)net->tensors[t].bytes;
+      if (!is_pooled(net, t)) continue;
+      activations++;
+      bool first = true;
+      for (int32_t u = 0; u < t && first; u++)
+        if (is_pooled(net, u) && n->tensor_buffer[u] == n->tensor_buffer[t]) first = false;
+      pooled += first;
+    }
+    if (i == 0) {
+      /* The mixed CNN: dozens of activations in a handful of buffers. */
+      cr_expect_lt(pooled, activations / 2, "%d buffers for %d activations", (int)pooled,
+                   (int)activations);
+      cr_expect_lt(n->buffer_bytes, tensor_bytes, "%llu bytes of buffers for %llu of tensors",
+                   (unsigned long long)n->buffer_bytes, (unsigned long long)tensor_bytes);
+    }
+    oc_target_vulkan.release_net(s, n);
+    free(in);
+    free(out);
+    oc_net_free(net);
+  }
+  oc_target_vulkan.close(s);
+}
+
+Test(vulkan_net, a_chain_of_equal_layers_ping_pongs_between_two_buffers) {
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  struct oc_net *net = load_net(chain_net);
+  float *in = NULL, *out = NULL;
+  struct vk_net *n = prepare_vk_net(s, net, &in, &out);
+  check_placement(net, n, -1);
+  /* Input, output and two pooled buffers for the five activations between. */
+  const uint64_t act = (uint64_t)net->tensors[net->layers[0].output_tensor].bytes;
+  cr_expect_eq(net->n_tensors, 7);
+  cr_expect_eq(n->n_buffers, 4, "%d buffers", (int)n->n_buffers);
+  cr_expect_geq(n->buffer_bytes, 4 * act);
+  cr_expect_lt(n->buffer_bytes, 7 * act, "%llu bytes", (unsigned long long)n->buffer_bytes);
+  oc_target_vulkan.release_net(s, n);
+  /* And the chain still computes what ref does. */
+  oc_net_fill_input(net, 5, in);
+  float *ref = net_output("ref", net, in, 1);
+  float *got = net_output("vulkan:tune=off", net, in, 2);
+  expect_net_close(ref, got, oc_tensor_elems(&net->output), "the chain");
+  free(ref);
+  free(got);
+  free(in);
+  free(out);
+  oc_net_free(net);
+  oc_target_vulkan.close(s);
+}
+
+Test(vulkan_net, a_buffer_is_reused_across_a_branch) {
+  /* matches_ref runs this network under every setting against ref; here:
+   * the reuse it is there for happens. */
+  need_device();
+  struct vk_state *s = open_state("tune=off");
+  struct oc_net *net = load_net(test_nets[BRANCH_NET]);
+  float *in = NULL, *out = NULL;
+  struct vk_net *n = prepare_vk_net(s, net, &in, &out);
+  const int32_t a = net->layers[0].output_tensor, b = net->layers[1].output_tensor;
+  const int32_t c = net->layers[2].output_tensor, d = net->layers[3].output_tensor;
+  cr_expect_eq(n->tensor_buffer[d], n->tensor_buffer[b], "d is not in b's buffer");
+  cr_expect_neq(n->tensor_buffer[d], n->tensor_buffer[a]);
+  cr_expect_neq(n->tensor_buffer[d], n->tensor_buffer[c]);
+  /* d's kernel reads only a, written before c's kernel: no read-after-write
+   * orders d after c's reads of b; the write-after-read rule must. */
+  cr_expect_lt(net->tensors[a].producer, net->tensors[c].producer);
+  cr_expect_eq(net->tensors[d].producer, net->tensors[b].last_use + 1);
+  check_placement(net, n, BRANCH_NET);
+  oc_target_vulkan.release_net(s, n);
+  free(in);
+  free(out);
+  oc_net_free(net);
+  oc_target_vulkan.close(s);
 }
