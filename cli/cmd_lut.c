@@ -66,6 +66,7 @@ static const char *const help =
     "export --format yaml writes one device as the latency table OFA's and\n"
     "ProxylessNAS's LatencyEstimator read (blocks, first/last convs, pooling,\n"
     "classifier; mean = median); rows with no such key are counted on stderr.\n"
+    "  --device FP            a device of the store: its fingerprint or a unique prefix\n"
     "  --json                 machine-readable output\n"
     "  -h, --help             this text\n";
 
@@ -237,6 +238,47 @@ static int parse_args(int argc, char **argv, struct args *a) {
 
 static enum oc_status open_lut(const char *path, enum oc_lut_mode mode, struct oc_lut **lut) {
   return oc_lut_open(path, mode, lut);
+}
+
+/* --device names a device of the store by its fingerprint or a unique
+ * prefix of one: a prefix that matches nothing, or several devices, is a
+ * mistake, not an empty selection. On success *device is the full
+ * fingerprint (in full[]). */
+struct device_match {
+  const char *prefix;
+  int n;
+  char first[17];
+  char list[256];
+};
+
+static int match_device(void *ctx, const struct oc_lut_device *dev) {
+  struct device_match *m = ctx;
+  if (strncmp(dev->fingerprint, m->prefix, strlen(m->prefix)) != 0) return 0;
+  if (m->n++ == 0) snprintf(m->first, sizeof m->first, "%s", dev->fingerprint);
+  size_t used = strlen(m->list);
+  snprintf(m->list + used, sizeof m->list - used, "%s%s", used ? ", " : "", dev->fingerprint);
+  return 0;
+}
+
+static int resolve_device(struct oc_lut *lut, const char **device, char full[17], const char *sub) {
+  if (*device == NULL) return 0;
+  struct device_match m = {*device, 0, "", ""};
+  enum oc_status st = oc_lut_foreach_device(lut, match_device, &m);
+  if (st != oc_status_ok) return fail(sub, st);
+  if (m.n == 1) {
+    memcpy(full, m.first, 17);
+    *device = full;
+    return 0;
+  }
+  if (m.n == 0)
+    fprintf(stderr,
+            "opcost lut %s: %s: --device %s: no device's fingerprint starts so ('opcost lut show "
+            "%s' lists the devices)\n",
+            sub, oc_lut_path(lut), *device, oc_lut_path(lut));
+  else
+    fprintf(stderr, "opcost lut %s: %s: --device %s: %d devices match (%s); give more digits\n",
+            sub, oc_lut_path(lut), *device, m.n, m.list);
+  return oc_status_exit_code(m.n == 0 ? oc_status_not_found : oc_status_invalid_argument);
 }
 
 static enum oc_status parse_policy(const struct args *a, enum oc_lut_policy *policy) {
@@ -512,6 +554,11 @@ static int lut_show(struct args *a) {
   struct oc_lut *lut = NULL;
   enum oc_status st = open_lut(a->pos[0], oc_lut_read_only, &lut);
   if (st != oc_status_ok) return fail("show", st);
+  char full[17];
+  if ((rc = resolve_device(lut, &a->device, full, "show")) != 0) {
+    oc_lut_close(lut);
+    return rc;
+  }
   struct oc_lut_filter filter = {a->device, (int32_t)a->threads, a->kind};
   int64_t total = 0;
   struct show_ctx devices = {lut, a->json ? json_array() : NULL, oc_status_ok};
@@ -566,6 +613,11 @@ static int lut_export(struct args *a) {
   struct oc_lut *lut = NULL;
   st = open_lut(a->pos[0], oc_lut_read_only, &lut);
   if (st != oc_status_ok) return fail("export", st);
+  char full[17];
+  if (!yaml && (rc = resolve_device(lut, &a->device, full, "export")) != 0) {
+    oc_lut_close(lut);
+    return rc;
+  }
   /* A file is written beside its final name and renamed when complete:
    * a failed export leaves no partial file behind. */
   FILE *out = stdout;

@@ -106,6 +106,9 @@ Test(cli_lut, export_import_round_trip) {
   cr_assert_neq(run_merged("lut export a.db --device ffff -o bad.yaml"), 0, "%s", out);
   cr_assert(strstr(out, "ffff"), "%s", out);
   cr_assert(!exists("bad.yaml"));
+  /* A device that is not in the store is an error, not an empty table. */
+  cr_assert_neq(run_merged("lut export a.db --device ffff -o bad.csv"), 0, "%s", out);
+  cr_assert(strstr(out, "--device ffff") && !exists("bad.csv"), "%s", out);
   glob_t g;
   cr_assert_eq(glob(in_dir("*.part-*"), 0, NULL, &g), GLOB_NOMATCH, "a temporary file is left");
   globfree(&g);
