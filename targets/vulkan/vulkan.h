@@ -10,8 +10,9 @@
  * pipelines made, the command buffer recorded) and run many times: run only
  * submits the recorded command buffer and waits for its fence. A network
  * (vulkan_net.c, struct vk_net) plans each op bound to the network's tensor
- * buffers, pooled by liveness (oc__vk_plan_bound), and records all of them
- * into one command buffer. */
+ * buffers, pooled by liveness, and to one im2col column matrix shared by
+ * its convolutions (oc__vk_plan_bound), and records all of them into one
+ * command buffer. */
 #ifndef OPCOST_TARGETS_VULKAN_H
 #define OPCOST_TARGETS_VULKAN_H
 
@@ -138,6 +139,9 @@ struct vk_kernel {
   /* Buffers the kernel binds but does not own (a network's tensors):
    * oc__vk_kernel_free leaves them alone. */
   bool borrowed[VK_MAX_BUFFERS];
+  /* The im2col column matrix is the bound scratch (struct vk_bind), not a
+   * buffer of the kernel's own. */
+  bool shares_scratch;
   int output; /* index into buffers */
   void *host_output;
   size_t output_bytes;
@@ -147,11 +151,15 @@ struct vk_kernel {
 };
 
 /* Existing buffers an op binds instead of making its own (a network's
- * tensors): inputs and output. The op still makes its weights, bias and
- * scratch buffers (im2col's columns) from struct oc_tensors. */
+ * tensors): inputs and output. The op still makes its weights and bias
+ * from struct oc_tensors. scratch, when not NULL, is a buffer the op uses
+ * as its im2col column matrix when it holds what the matrix needs
+ * (oc__vk_scratch_bytes); else the op makes its own. A network shares one
+ * among its convolutions and orders their uses with barriers. */
 struct vk_bind {
   const struct vk_buffer *input[OC_MAX_INPUTS];
   const struct vk_buffer *output;
+  const struct vk_buffer *scratch;
 };
 
 /* Symbolic name of a VkResult ("VK_ERROR_DEVICE_LOST"). */
@@ -202,6 +210,11 @@ enum oc_status oc__vk_tune(struct vk_state *s, struct vk_tuning *t);
 enum oc_status oc__vk_plan(struct vk_state *s, const struct oc_op *op,
                            const struct oc_tensors *tensors, struct vk_kernel *k);
 void oc__vk_kernel_free(struct vk_state *s, struct vk_kernel *k); /* NULL-safe, frees k */
+
+/* Bytes of the im2col column matrix op would use on s (0: none, the op is
+ * not a convolution planned as im2col + GEMM): the choice oc__vk_plan
+ * makes, so a network can size one scratch buffer for all its ops. */
+uint64_t oc__vk_scratch_bytes(const struct vk_state *s, const struct oc_op *op);
 
 /* Plans op as oc__vk_plan does, but bound to bind's buffers (tensors
  * gives only weights and bias) and without a command buffer or timestamps
@@ -254,7 +267,8 @@ enum oc_status oc__vk_time_runs_host(struct vk_state *s, struct vk_kernel *k, in
  * buffers[tensor_buffer[t]]: the input, the output and each parameter
  * tensor in a buffer of its own, activations in pooled buffers shared by
  * liveness (see vulkan_net.c). Each op kernel binds those buffers and owns
- * its weights, bias and im2col columns. */
+ * its weights and bias; the im2col convolutions share one column matrix,
+ * scratch, of the largest size any of them needs. */
 struct vk_net {
   const struct oc_net *net;
   const void *input; /* host buffers of the caller */
@@ -265,7 +279,11 @@ struct vk_net {
   int32_t *tensor_buffer;         /* [n_tensors]: index into buffers */
   uint64_t buffer_bytes;          /* device memory of the tensors: sum of buffers[].bytes */
   struct vk_buffer input_staging; /* when the input buffer is not mapped */
-  struct vk_kernel **kernels;     /* [n_kernels]: op kernels; NULL for moves */
+  /* The im2col column matrix of every convolution planned as im2col + GEMM
+   * (device-local); buffer VK_NULL_HANDLE and bytes 0 when there is none.
+   * Not counted in buffer_bytes. */
+  struct vk_buffer scratch;
+  struct vk_kernel **kernels; /* [n_kernels]: op kernels; NULL for moves */
   VkCommandBuffer commands;
   char what[OC_NET_NAME_MAX + 16]; /* "network 'NAME'" for messages */
 };

@@ -5,7 +5,8 @@
  * records the command buffer a run submits. Everything is decided at prepare
  * time so that a run is one submission. A network's op binds the network's
  * tensor buffers instead of making its inputs and output
- * (oc__vk_plan_bound) and leaves recording to vulkan_net.c, which puts
+ * (oc__vk_plan_bound), and the network's shared im2col column matrix when
+ * it binds one, and leaves recording to vulkan_net.c, which puts
  * every op's steps (oc__vk_record_steps) into one command buffer. The
  * algorithm choices are those of the opencl target
  * (targets/opencl/opencl_plan.c), so the two can be compared op for op. */
@@ -222,45 +223,72 @@ static enum oc_status flat_step(struct vk_state *s, struct vk_kernel *k, enum vk
   return add_step(s, k, shader, local, 0, bufs, push, n_push, groups);
 }
 
-static enum oc_status plan_conv(struct vk_state *s, struct vk_kernel *k, const struct oc_op *op,
-                                const struct oc_op_shapes *sh, int in, int w, int bias, int out) {
-  const int32_t oh = sh->output.h, ow = sh->output.w;
+enum conv_algo { conv_direct, conv_dw, conv_gemm, conv_im2col_gemm };
+
+/* The shaders a conv2d runs on and, for im2col, the column matrix's bytes
+ * (0 otherwise). The one place the choice is made: plan_conv and
+ * oc__vk_scratch_bytes both ask here. */
+static enum conv_algo choose_conv(const struct vk_state *s, const struct oc_op *op,
+                                  const struct oc_op_shapes *sh, uint64_t *col_bytes) {
   const bool depthwise = op->g == op->cin && op->cout == op->cin;
   const bool pointwise = op->k == 1 && op->s == 1 && op->g == 1;
-  const uint64_t col_bytes = (uint64_t)oh * (uint64_t)ow * (uint64_t)op->k * (uint64_t)op->k *
-                             (uint64_t)op->cin * sizeof(float);
-  const int32_t act = act_code(op->act);
-  enum { direct, dw, gemm, im2col_gemm } algo = direct;
-  if (s->conv == vk_conv_direct)
-    algo = direct;
-  else if (depthwise)
-    algo = dw;
-  else if (op->g != 1)
-    algo = direct;
-  else if (pointwise)
-    algo = gemm;
-  else if (s->conv == vk_conv_gemm ||
-           (col_bytes <= VK_IM2COL_MAX_BYTES && col_bytes <= s->props.limits.maxStorageBufferRange))
-    algo = im2col_gemm;
+  const uint64_t col = (uint64_t)sh->output.h * (uint64_t)sh->output.w * (uint64_t)op->k *
+                       (uint64_t)op->k * (uint64_t)op->cin * sizeof(float);
+  *col_bytes = 0;
+  if (s->conv == vk_conv_direct) return conv_direct;
+  if (depthwise) return conv_dw;
+  if (op->g != 1) return conv_direct;
+  if (pointwise) return conv_gemm;
+  if (s->conv == vk_conv_gemm ||
+      (col <= VK_IM2COL_MAX_BYTES && col <= s->props.limits.maxStorageBufferRange)) {
+    *col_bytes = col;
+    return conv_im2col_gemm;
+  }
+  return conv_direct;
+}
 
+uint64_t oc__vk_scratch_bytes(const struct vk_state *s, const struct oc_op *op) {
+  struct oc_op_shapes sh;
+  uint64_t col_bytes = 0;
+  if (op->kind != oc_op_conv2d || oc_op_shapes(op, &sh) != oc_status_ok) return 0;
+  choose_conv(s, op, &sh, &col_bytes);
+  return col_bytes;
+}
+
+/* scratch (NULL: none) serves as the im2col column matrix when it holds
+ * what the matrix needs; else the kernel makes its own. */
+static enum oc_status plan_conv(struct vk_state *s, struct vk_kernel *k, const struct oc_op *op,
+                                const struct oc_op_shapes *sh, int in, int w, int bias, int out,
+                                const struct vk_buffer *scratch) {
+  const int32_t oh = sh->output.h, ow = sh->output.w;
+  const int32_t act = act_code(op->act);
+  uint64_t col_bytes = 0;
+  const enum conv_algo algo = choose_conv(s, op, sh, &col_bytes);
   const int bufs[VK_BINDINGS] = {in, w, bias, out};
   switch (algo) {
-  case direct: {
+  case conv_direct: {
     const int32_t push[13] = {op->h, op->w, op->cin, op->cout,    op->k,        op->s, op->d,
                               op->g, oh,    ow,      sh->pad_top, sh->pad_left, act};
     return image_step(s, k, vk_s_conv2d_direct, s->tuning.img_local, bufs, push, 13, op->cout, ow,
                       oh);
   }
-  case dw: {
+  case conv_dw: {
     const int32_t push[11] = {op->h, op->w, op->cin,     op->k,        op->s, op->d,
                               oh,    ow,    sh->pad_top, sh->pad_left, act};
     return image_step(s, k, vk_s_conv2d_dw, s->tuning.dw_local, bufs, push, 11, op->cout, ow, oh);
   }
-  case gemm: return plan_gemm(s, k, in, w, bias, out, oh * ow, op->cout, op->cin, 1, 1, op->act);
-  case im2col_gemm: {
+  case conv_gemm:
+    return plan_gemm(s, k, in, w, bias, out, oh * ow, op->cout, op->cin, 1, 1, op->act);
+  case conv_im2col_gemm: {
     const int32_t kd = op->k * op->k * op->cin;
     int col = -1;
-    enum oc_status st = new_buffer(s, k, col_bytes, NULL, "im2col column matrix", &col);
+    enum oc_status st;
+    if (scratch != NULL && scratch->buffer != VK_NULL_HANDLE && scratch->bytes >= col_bytes) {
+      st = borrow_buffer(s, k, scratch, col_bytes, "im2col column matrix", &col);
+      k->shares_scratch = st == oc_status_ok;
+    } else {
+      st = new_buffer(s, k, col_bytes, NULL, "im2col column matrix", &col);
+    }
     if (st != oc_status_ok) return st;
     const int col_bufs[VK_BINDINGS] = {in, col, -1, -1};
     const int32_t push[10] = {op->h, op->w, op->cin, op->k,       op->s,
@@ -391,7 +419,8 @@ enum oc_status oc__vk_record(struct vk_state *s, struct vk_kernel *k) {
 
 /* The body of oc__vk_plan and oc__vk_plan_bound: bind NULL makes every
  * buffer (inputs and weights from t), a command buffer and timestamps;
- * bind given borrows its input and output buffers and records nothing. */
+ * bind given borrows its input and output buffers (and its scratch, when it
+ * holds an im2col column matrix) and records nothing. */
 static enum oc_status plan_op(struct vk_state *s, const struct oc_op *op,
                               const struct oc_tensors *t, const struct vk_bind *bind,
                               struct vk_kernel *k) {
@@ -440,7 +469,9 @@ static enum oc_status plan_op(struct vk_state *s, const struct oc_op *op,
   k->host_output = t && !bind ? t->output : NULL;
 
   switch (op->kind) {
-  case oc_op_conv2d: st = plan_conv(s, k, op, &sh, in[0], w, bias, out); break;
+  case oc_op_conv2d:
+    st = plan_conv(s, k, op, &sh, in[0], w, bias, out, bind ? bind->scratch : NULL);
+    break;
   case oc_op_fc:
     st = plan_gemm(s, k, in[0], w, bias, out, op->m, op->cout, op->cin, 1, 1, op->act);
     break;

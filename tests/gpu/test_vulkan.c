@@ -7,7 +7,8 @@
  * argument parsing, unavailability with its reason, limits that name the
  * op and the device, the timestamp arithmetic (valid bits, wrap, period),
  * the pipeline and tuning caches, the tuner and device characterization;
- * and whole networks (vulkan_net.c) against the ref target's network runs.
+ * and whole networks (vulkan_net.c) against the ref target's network runs,
+ * with their pooled buffers and the one im2col column matrix they share.
  *
  * Results are compared with the ref oracle as the conformance suite does:
  * |got - r| <= 2e-5 * sqrt(L) + 1e-4 * |r|, L the reduction length. Every
@@ -578,11 +579,24 @@ static const char *const test_nets[] = {
     "{\"op\":\"add\",\"id\":\"e\",\"inputs\":[\"c\",\"d\"]},"
     "{\"op\":\"concat\",\"inputs\":[\"e\",\"a\"]},"
     "{\"op\":\"conv2d\",\"cout\":6,\"k\":1}]}",
+    /* Convolutions planned as im2col + GEMM with column matrices of four
+     * sizes (SCRATCH_NET), two of them on parallel branches (b and c both
+     * read a, so only the shared scratch orders c's columns after b's
+     * GEMM), and a pointwise one that has none. */
+    NET_HEAD "{\"h\":13,\"w\":11,\"c\":4},\"layers\":["
+    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3,\"act\":\"relu\"},"
+    "{\"op\":\"conv2d\",\"id\":\"b\",\"cout\":8,\"k\":5},"
+    "{\"op\":\"conv2d\",\"id\":\"c\",\"inputs\":[\"a\"],\"cout\":8,\"k\":3,\"act\":\"tanh\"},"
+    "{\"op\":\"add\",\"inputs\":[\"b\",\"c\"]},"
+    "{\"op\":\"conv2d\",\"cout\":12,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
+    "{\"op\":\"conv2d\",\"cout\":6,\"k\":1}]}",
 };
 // clang-format on
 #define N_TEST_NETS ((int)(sizeof test_nets / sizeof test_nets[0]))
 /* The network of test_nets that reuses a buffer across a branch. */
 #define BRANCH_NET 5
+/* The network of test_nets whose convolutions share the im2col scratch. */
+#define SCRATCH_NET 6
 
 /* Target arguments each network runs under: default choices, the staging
  * path, and both forced convolution algorithms. */
@@ -969,4 +983,83 @@ Test(vulkan_net, a_buffer_is_reused_across_a_branch) {
   free(out);
   oc_net_free(net);
   oc_target_vulkan.close(s);
+}
+
+/* ---- one im2col column matrix per network ----------------------------------- */
+
+/* Bytes of op's column matrix when it runs as im2col + GEMM (a grouped,
+ * depthwise or pointwise convolution does not), worked out here from the
+ * shapes rather than asked of vulkan_plan.c. */
+static uint64_t im2col_bytes(const struct oc_op *op) {
+  struct oc_op_shapes sh;
+  const bool depthwise = op->g == op->cin && op->cout == op->cin;
+  if (op->kind != oc_op_conv2d || op->g != 1 || depthwise || (op->k == 1 && op->s == 1)) return 0;
+  cr_assert_eq(oc_op_shapes(op, &sh), oc_status_ok, "%s", oc_errmsg());
+  return (uint64_t)sh.output.h * sh.output.w * op->k * op->k * op->cin * sizeof(float);
+}
+
+Test(vulkan_net, im2col_convolutions_share_one_scratch_buffer) {
+  need_device();
+  static const char *const args[] = {"tune=off", "conv=gemm,tune=off", "conv=direct,tune=off"};
+  struct oc_net *net = load_net(test_nets[SCRATCH_NET]);
+  for (int a = 0; a < 3; a++) {
+    const bool direct = strstr(args[a], "conv=direct") != NULL;
+    struct vk_state *s = open_state(args[a]);
+    float *in = NULL, *out = NULL;
+    struct vk_net *n = prepare_vk_net(s, net, &in, &out);
+    uint64_t largest = 0;
+    int im2col = 0, sizes = 0;
+    uint64_t seen[8] = {0};
+    for (int32_t i = 0; i < net->n_kernels; i++) {
+      const struct vk_kernel *k = n->kernels[i];
+      if (net->kernels[i].step != oc_net_step_op) continue;
+      const uint64_t cols = direct ? 0 : im2col_bytes(&net->kernels[i].op);
+      cr_expect_eq(oc__vk_scratch_bytes(s, &net->kernels[i].op), cols, "%s: kernel %d", args[a],
+                   (int)i);
+      /* Only weights and bias are a kernel's own: no column matrix. */
+      int owned = 0;
+      bool binds_scratch = false;
+      for (int b = 0; b < k->n_buffers; b++) {
+        owned += !k->borrowed[b];
+        binds_scratch = binds_scratch || (k->borrowed[b] && n->scratch.buffer != VK_NULL_HANDLE &&
+                                          k->buffers[b].buffer == n->scratch.buffer);
+      }
+      cr_expect_eq(owned, k->n_buffers - net->kernels[i].n_inputs - 1 - (cols > 0),
+                   "%s: kernel %d owns %d of its %d buffers", args[a], (int)i, owned, k->n_buffers);
+      cr_expect_eq(k->shares_scratch, cols > 0, "%s: kernel %d", args[a], (int)i);
+      cr_expect_eq(binds_scratch, cols > 0, "%s: kernel %d", args[a], (int)i);
+      if (cols == 0) continue;
+      im2col++;
+      if (cols > largest) largest = cols;
+      bool known = false;
+      for (int j = 0; j < sizes; j++) known = known || seen[j] == cols;
+      if (!known && sizes < 8) seen[sizes++] = cols;
+    }
+    if (direct) {
+      cr_expect_eq(im2col, 0);
+      cr_expect_eq(n->scratch.buffer, VK_NULL_HANDLE, "%s: a scratch buffer and no im2col",
+                   args[a]);
+      cr_expect_eq(n->scratch.bytes, 0);
+    } else {
+      cr_expect_eq(im2col, 4, "%s: %d im2col convolutions", args[a], im2col);
+      cr_expect_eq(sizes, 4, "%s: %d column sizes", args[a], sizes);
+      cr_expect_neq(n->scratch.buffer, VK_NULL_HANDLE, "%s: no scratch buffer", args[a]);
+      cr_expect_eq(n->scratch.bytes, largest, "%s: scratch of %llu bytes, the largest is %llu",
+                   args[a], (unsigned long long)n->scratch.bytes, (unsigned long long)largest);
+    }
+    oc_target_vulkan.release_net(s, n);
+    free(in);
+    free(out);
+    /* A single op still makes its own column matrix. */
+    const struct oc_op *op = &net->kernels[net->layers[1].first_kernel].op;
+    struct vk_kernel *k = calloc(1, sizeof *k);
+    cr_assert_not_null(k);
+    cr_assert_eq(oc__vk_plan(s, op, NULL, k), oc_status_ok, "%s", oc_errmsg());
+    cr_expect_not(k->shares_scratch);
+    for (int b = 0; b < k->n_buffers; b++) cr_expect_not(k->borrowed[b]);
+    cr_expect_eq(k->n_buffers, direct ? 4 : 5, "%s: %d buffers", args[a], k->n_buffers);
+    oc__vk_kernel_free(s, k);
+    oc_target_vulkan.close(s);
+  }
+  oc_net_free(net);
 }
