@@ -328,9 +328,9 @@ enum oc_status oc_op_parse(const char *key, struct oc_op *out) {
     } else {
       int64_t v;
       const char *digits = val + (val[0] == '-');
-      if (val[0] == '+' || (digits[0] == '0' && digits[1] != '\0'))
+      if (val[0] == '+' || (digits[0] == '0' && (digits[1] != '\0' || val[0] == '-')))
         return oc__fail(oc_status_parse_error,
-                        "key '%s': field '%s': value '%s' is not written canonically (no sign, no leading zero)",
+                        "key '%s': field '%s': value '%s' is not written canonically (no sign, no leading zero, no -0)",
                         key, tok, val);
       if (!oc__parse_i64(val, INT32_MIN, INT32_MAX, &v)) {
         int64_t big;

@@ -18,6 +18,9 @@
 #define NET_SE_RATIO 0.25
 #define NET_MLP_RATIO 4.0
 #define NET_DIVISOR 8
+/* The range of an expand ratio "e" in a network file. */
+#define NET_E_MIN 0.01
+#define NET_E_MAX 64
 
 /* Name of the network input in "inputs" lists. */
 #define NET_INPUT_NAME "input"

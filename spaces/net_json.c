@@ -46,8 +46,11 @@ static int layer_args(json_t *o, const struct oc_net_layer *l) {
     break;
   case oc_net_block_mbconv:
   case oc_net_block_fused_mbconv:
-    rc |= set_int(o, "cout", a->cout) | set_int(o, "k", a->k) | set_int(o, "s", a->s) |
-          set_num(o, "e", a->e) | set_int(o, "mid", a->mid) | set_int(o, "se", a->se);
+    rc |= set_int(o, "cout", a->cout) | set_int(o, "k", a->k) | set_int(o, "s", a->s);
+    /* mid decides; e (mid / cin) is written for the reader where the
+     * format accepts it (a 240-wide block on 3 channels is e = 80). */
+    if (a->e >= NET_E_MIN && a->e <= NET_E_MAX) rc |= set_num(o, "e", a->e);
+    rc |= set_int(o, "mid", a->mid) | set_int(o, "se", a->se);
     if (a->se)
       rc |= set_int(o, "se_ch", a->se_ch) | set_str(o, "se_act", oc_act_name(a->se_act)) |
             set_str(o, "se_gate", oc_act_name(a->se_gate));

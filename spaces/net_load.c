@@ -27,7 +27,7 @@ struct field_def {
 static const struct field_def field_defs[] = {
     {"cout", ft_int, 1, VMAX},     {"k", ft_int, 1, 255},          {"s", ft_int, 1, 255},
     {"g", ft_int, 1, VMAX},        {"d", ft_int, 1, 255},          {"tb", ft_int, 0, 1},
-    {"act", ft_act, 0, 0},         {"e", ft_num, 0.01, 64},        {"mid", ft_int, 1, VMAX},
+    {"act", ft_act, 0, 0},         {"e", ft_num, NET_E_MIN, NET_E_MAX},        {"mid", ft_int, 1, VMAX},
     {"se", ft_int, 0, 1},          {"se_ratio", ft_num, 0.001, 1}, {"se_ch", ft_int, 1, VMAX},
     {"se_act", ft_act, 0, 0},      {"se_gate", ft_act, 0, 0},      {"heads", ft_int, 1, VMAX},
     {"mlp_ratio", ft_num, 0.01, 64}, {"mlp", ft_int, 1, VMAX},     {"p", ft_int, 1, 255},

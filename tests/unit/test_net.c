@@ -124,6 +124,23 @@ Test(net_reference, round_trip_keeps_hash_and_keys) {
   }
 }
 
+/* A block's mid decides its width; the expand ratio mid / cin written beside
+ * it may lie outside what a file may state (240 on 3 channels is e = 80):
+ * then it is left out, and the network still writes back as itself. */
+Test(net_reference, round_trip_of_a_wide_block_on_few_channels) {
+  struct oc_net *a = load_ok(NET_HEAD "{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
+                             "{\"op\":\"mbconv\",\"cout\":8,\"k\":3,\"mid\":240}]}");
+  json_t *json = NULL;
+  struct oc_net *b = NULL;
+  cr_assert_eq(oc_net_to_json(a, &json), oc_status_ok);
+  cr_expect_null(json_object_get(json_array_get(json_object_get(json, "layers"), 0), "e"));
+  cr_assert_eq(oc_net_load_json(json, "round-trip", &b), oc_status_ok, "%s", oc_errmsg());
+  cr_expect_str_eq(a->hash_hex, b->hash_hex);
+  json_decref(json);
+  oc_net_free(a);
+  oc_net_free(b);
+}
+
 /* ---- expansion rules ------------------------------------------------------ */
 
 Test(net_expand, mbconv_with_se_and_residual) {

@@ -196,6 +196,7 @@ ParameterizedTestParameters(op, bad_keys) {
        "not written canonically"},
       {"conv2d.f32 h=+56 w=56 cin=24 cout=144 k=1 s=1 g=1 d=1 act=relu6", oc_status_parse_error,
        "not written canonically"},
+      {"mul.f32 h=8 w=8 c=1 bc=-0", oc_status_parse_error, "not written canonically"},
       {"conv2d.f32 h=56 w=56 cin=24 cout=144 k=1 s=1 g=1 d=1 act=relu7", oc_status_parse_error,
        "unknown activation 'relu7'"},
       {"act.f32 h=1 w=1 c=1 act=none", oc_status_invalid_argument, "'none' is not an activation op"},
