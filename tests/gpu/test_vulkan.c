@@ -32,6 +32,7 @@
 #include "targets/ref/ref.h"
 #include "targets/targets_internal.h"
 #include "targets/vulkan/vulkan.h"
+#include "tests/net_fixtures.h"
 
 #define ATOL 2e-5
 #define RTOL 1e-4
@@ -502,67 +503,14 @@ Test(vulkan_profile, probe_device_gives_a_gpu_roofline) {
 
 /* ---- whole networks --------------------------------------------------------- */
 
-/* Small networks that use every layer kind, every activation and every
- * data move (heads split and merge, class-token prepend, token select, zero
- * fill; the suite checks the moves are there), as tests/unit/test_net_run.c
- * runs them on the cpu target. Each runs on vulkan and on ref (the oracle)
- * with the same seeded parameters and input. */
-#define NET_HEAD "{\"format\":\"opcost-net/1\",\"name\":\"vk\",\"input\":"
-
+/* Each network runs on vulkan and on ref (the oracle) with the same seeded
+ * parameters and input: those every runner is tested on
+ * (tests/net_fixtures.h: every layer kind, activation and data move; the
+ * suite checks the moves are there), and networks for what is Vulkan's own:
+ * no kernel at all, buffers reused across a branch, the shared im2col
+ * matrix. */
 // clang-format off
-static const char *const test_nets[] = {
-    /* Mixed CNN: every block but the transformer, odd sizes. */
-    NET_HEAD "{\"h\":21,\"w\":19,\"c\":3},\"layers\":["
-    "{\"op\":\"conv2d\",\"cout\":16,\"k\":3,\"s\":2,\"act\":\"hswish\"},"
-    "{\"op\":\"mbconv\",\"cout\":16,\"k\":3,\"e\":4,\"se\":1,\"se_gate\":\"hsigmoid\","
-    "\"act\":\"swish\"},"
-    "{\"op\":\"mbconv\",\"cout\":24,\"k\":5,\"s\":2,\"mid\":40,\"se\":1,\"act\":\"relu6\"},"
-    "{\"op\":\"fused_mbconv\",\"cout\":24,\"k\":3,\"e\":2,\"act\":\"sigmoid\"},"
-    "{\"op\":\"bottleneck\",\"cout\":32},"
-    "{\"op\":\"basic\",\"cout\":32,\"s\":2},"
-    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":1,\"act\":\"gelu\"},"
-    "{\"op\":\"avgpool2d\",\"id\":\"b\",\"k\":3,\"s\":1},"
-    "{\"op\":\"concat\",\"inputs\":[\"a\",\"b\"]},"
-    "{\"op\":\"act\",\"act\":\"tanh\"},"
-    "{\"op\":\"maxpool2d\",\"k\":2,\"s\":1},"
-    "{\"op\":\"nb201_cell\",\"cell\":\"|nor_conv_3x3~0|+|nor_conv_3x3~0|avg_pool_3x3~1|+|"
-    "skip_connect~0|nor_conv_1x1~1|skip_connect~2|\"},"
-    "{\"op\":\"se\",\"se_gate\":\"hsigmoid\"},"
-    "{\"op\":\"layernorm\"},"
-    "{\"op\":\"softmax\"},"
-    "{\"op\":\"gap\"},"
-    "{\"op\":\"fc\",\"cout\":10,\"act\":\"hsigmoid\"}]}",
-    /* Vision transformer: patch embedding with class token and positions. */
-    NET_HEAD "{\"h\":16,\"w\":16,\"c\":3},\"layers\":["
-    "{\"op\":\"patch_embed\",\"p\":4,\"dim\":24,\"cls\":1,\"pos\":1},"
-    "{\"op\":\"transformer_layer\",\"heads\":3,\"mlp_ratio\":2},"
-    "{\"op\":\"transformer_layer\",\"heads\":2,\"act\":\"swish\"},"
-    "{\"op\":\"layernorm\"},"
-    "{\"op\":\"gap\"},"
-    "{\"op\":\"fc\",\"cout\":5}]}",
-    /* Primitive joins (matmul tb=1, mul, add) and a cell of `none` edges
-     * only, whose output is a zero fill that an add then reads. */
-    NET_HEAD "{\"h\":4,\"w\":6,\"c\":3},\"layers\":["
-    "{\"op\":\"conv2d\",\"id\":\"a\",\"cout\":8,\"k\":3},"
-    "{\"op\":\"conv2d\",\"id\":\"b\",\"inputs\":[\"input\"],\"cout\":8,\"k\":1,\"act\":\"tanh\"},"
-    "{\"op\":\"matmul\",\"id\":\"m\",\"inputs\":[\"a\",\"b\"],\"tb\":1},"
-    "{\"op\":\"softmax\",\"id\":\"s\"},"
-    "{\"op\":\"matmul\",\"id\":\"p\",\"inputs\":[\"s\",\"b\"]},"
-    "{\"op\":\"add\",\"inputs\":[\"p\",\"a\"],\"act\":\"hswish\"},"
-    "{\"op\":\"mul\",\"id\":\"q\",\"inputs\":[\"a\",\"b\"]},"
-    "{\"op\":\"add\",\"inputs\":[\"q\",\"a\"],\"act\":\"swish\"},"
-    "{\"op\":\"add\",\"id\":\"r\",\"inputs\":[\"q\",\"b\"],\"act\":\"relu6\"},"
-    "{\"op\":\"nb201_cell\",\"id\":\"z\",\"cell\":\"|none~0|+|none~0|none~1|+|none~0|none~1|"
-    "none~2|\"},"
-    "{\"op\":\"add\",\"inputs\":[\"z\",\"r\"]}]}",
-    /* A transformer head that reads one token (token_select) instead of
-     * pooling. */
-    NET_HEAD "{\"h\":8,\"w\":8,\"c\":3},\"layers\":["
-    "{\"op\":\"patch_embed\",\"p\":2,\"dim\":16,\"cls\":1,\"pos\":1},"
-    "{\"op\":\"transformer_layer\",\"heads\":4},"
-    "{\"op\":\"layernorm\"},"
-    "{\"op\":\"token_select\",\"index\":3},"
-    "{\"op\":\"fc\",\"cout\":7}]}",
+static const char *const vk_nets[] = {
     /* No kernel at all: the output is the input. */
     NET_HEAD "{\"h\":2,\"w\":2,\"c\":3},\"layers\":["
     "{\"op\":\"nb201_cell\",\"cell\":\"|skip_connect~0|+|none~0|none~1|+|skip_connect~0|"
@@ -592,11 +540,17 @@ static const char *const test_nets[] = {
     "{\"op\":\"conv2d\",\"cout\":6,\"k\":1}]}",
 };
 // clang-format on
-#define N_TEST_NETS ((int)(sizeof test_nets / sizeof test_nets[0]))
-/* The network of test_nets that reuses a buffer across a branch. */
-#define BRANCH_NET 5
-/* The network of test_nets whose convolutions share the im2col scratch. */
-#define SCRATCH_NET 6
+#define N_VK_NETS ((int)(sizeof vk_nets / sizeof vk_nets[0]))
+#define N_ALL_NETS (N_TEST_NETS + N_VK_NETS)
+/* The network that reuses a buffer across a branch. */
+#define BRANCH_NET (N_TEST_NETS + 1)
+/* The network whose convolutions share the im2col scratch. */
+#define SCRATCH_NET (N_TEST_NETS + 2)
+
+/* Network i of the fixtures, then of vk_nets. */
+static const char *net_text(int i) {
+  return i < N_TEST_NETS ? test_nets[i] : vk_nets[i - N_TEST_NETS];
+}
 
 /* Target arguments each network runs under: default choices, the staging
  * path, and both forced convolution algorithms. */
@@ -605,14 +559,8 @@ static const char *const net_args[] = {"tune=off", "memory=staging,tune=off",
 #define N_NET_ARGS ((int)(sizeof net_args / sizeof net_args[0]))
 
 struct net_case {
-  int net, args; /* indices into test_nets and net_args (no pointers in params) */
+  int net, args; /* indices into net_text() and net_args (no pointers in params) */
 };
-
-static struct oc_net *load_net(const char *text) {
-  struct oc_net *net = NULL;
-  cr_assert_eq(oc_net_from_string(text, "test", &net), oc_status_ok, "%s", oc_errmsg());
-  return net;
-}
 
 /* Prepares net on spec, runs it `runs` times and returns its output. */
 static float *net_output(const char *spec, const struct oc_net *net, const float *in, int runs) {
@@ -633,33 +581,17 @@ static float *net_output(const char *spec, const struct oc_net *net, const float
   return out;
 }
 
-/* Max |got - ref| within 2e-4 x max |ref| + 1e-5, as the cpu network test:
- * per-op differences (the shaders' exp, tanh, gelu; summation orders)
- * accumulate over tens of kernels. */
-static void expect_net_close(const float *ref, const float *got, int64_t n, const char *what) {
-  double max_ref = 0, max_diff = 0;
-  for (int64_t i = 0; i < n; i++) {
-    cr_assert(isfinite(ref[i]) && isfinite(got[i]), "%s: element %lld: ref %g, got %g", what,
-              (long long)i, (double)ref[i], (double)got[i]);
-    if (fabs(ref[i]) > max_ref) max_ref = fabs(ref[i]);
-    double d = fabs((double)ref[i] - got[i]);
-    if (d > max_diff) max_diff = d;
-  }
-  cr_expect(max_ref > 1e-6, "%s: the output is all zeros; the test would prove nothing", what);
-  cr_expect(max_diff <= 2e-4 * max_ref + 1e-5, "%s: max diff %g (max |ref| %g)", what, max_diff,
-            max_ref);
-}
 
 ParameterizedTestParameters(vulkan_net, matches_ref) {
-  static struct net_case cases[N_TEST_NETS * N_NET_ARGS];
-  for (int i = 0; i < N_TEST_NETS; i++)
+  static struct net_case cases[N_ALL_NETS * N_NET_ARGS];
+  for (int i = 0; i < N_ALL_NETS; i++)
     for (int j = 0; j < N_NET_ARGS; j++) cases[i * N_NET_ARGS + j] = (struct net_case){i, j};
   return cr_make_param_array(struct net_case, cases, sizeof cases / sizeof cases[0]);
 }
 
 ParameterizedTest(struct net_case *c, vulkan_net, matches_ref) {
   need_device();
-  struct oc_net *net = load_net(test_nets[c->net]);
+  struct oc_net *net = load_net(net_text(c->net));
   float *in = malloc((size_t)oc_tensor_elems(&net->input) * sizeof *in);
   cr_assert_not_null(in);
   oc_net_fill_input(net, 3, in);
@@ -677,8 +609,8 @@ ParameterizedTest(struct net_case *c, vulkan_net, matches_ref) {
 
 Test(vulkan_net, test_networks_have_every_data_move) {
   int seen[OC_NET_STEP_COUNT] = {0};
-  for (int i = 0; i < N_TEST_NETS; i++) {
-    struct oc_net *net = load_net(test_nets[i]);
+  for (int i = 0; i < N_ALL_NETS; i++) {
+    struct oc_net *net = load_net(net_text(i));
     for (int32_t k = 0; k < net->n_kernels; k++) seen[net->kernels[k].step]++;
     oc_net_free(net);
   }
@@ -697,7 +629,7 @@ Test(vulkan_net, target_says_it_runs_networks) {
 
 Test(vulkan_net, running_twice_gives_the_same_output) {
   need_device();
-  struct oc_net *net = load_net(test_nets[1]);
+  struct oc_net *net = load_net(net_text(test_net_vit));
   const int64_t n_in = oc_tensor_elems(&net->input), n_out = oc_tensor_elems(&net->output);
   float *in = malloc((size_t)n_in * sizeof *in);
   float *first = malloc((size_t)n_out * sizeof *first);
@@ -788,7 +720,7 @@ Test(vulkan_net, a_failed_prepare_names_the_tensor_and_frees_what_it_made) {
 Test(vulkan_net, prepare_and_release_many_times) {
   /* Under ASan (OPCOST_SANITIZE) this is the leak check of release. */
   need_device();
-  struct oc_net *net = load_net(test_nets[2]);
+  struct oc_net *net = load_net(net_text(test_net_join));
   float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
   float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
   cr_assert(in && out);
@@ -809,7 +741,7 @@ Test(vulkan_net, prepare_and_release_many_times) {
 
 Test(vulkan_net, the_harness_times_a_network_with_the_host_clock) {
   need_device();
-  struct oc_net *net = load_net(test_nets[1]);
+  struct oc_net *net = load_net(net_text(test_net_vit));
   float *in = calloc((size_t)oc_tensor_elems(&net->input), sizeof *in);
   float *out = calloc((size_t)oc_tensor_elems(&net->output), sizeof *out);
   cr_assert(in && out);
@@ -902,8 +834,8 @@ static void check_placement(const struct oc_net *net, const struct vk_net *n, in
 Test(vulkan_net, activations_share_buffers_by_liveness) {
   need_device();
   struct vk_state *s = open_state("tune=off");
-  for (int i = 0; i < N_TEST_NETS; i++) {
-    struct oc_net *net = load_net(test_nets[i]);
+  for (int i = 0; i < N_ALL_NETS; i++) {
+    struct oc_net *net = load_net(net_text(i));
     float *in = NULL, *out = NULL;
     struct vk_net *n = prepare_vk_net(s, net, &in, &out);
     check_placement(net, n, i);
@@ -918,7 +850,7 @@ Test(vulkan_net, activations_share_buffers_by_liveness) {
         if (is_pooled(net, u) && n->tensor_buffer[u] == n->tensor_buffer[t]) first = false;
       pooled += first;
     }
-    if (i == 0) {
+    if (i == test_net_cnn) {
       /* The mixed CNN: dozens of activations in a handful of buffers. */
       cr_expect_lt(pooled, activations / 2, "%d buffers for %d activations", (int)pooled,
                    (int)activations);
@@ -965,7 +897,7 @@ Test(vulkan_net, a_buffer_is_reused_across_a_branch) {
    * the reuse it is there for happens. */
   need_device();
   struct vk_state *s = open_state("tune=off");
-  struct oc_net *net = load_net(test_nets[BRANCH_NET]);
+  struct oc_net *net = load_net(net_text(BRANCH_NET));
   float *in = NULL, *out = NULL;
   struct vk_net *n = prepare_vk_net(s, net, &in, &out);
   const int32_t a = net->layers[0].output_tensor, b = net->layers[1].output_tensor;
@@ -1001,7 +933,7 @@ static uint64_t im2col_bytes(const struct oc_op *op) {
 Test(vulkan_net, im2col_convolutions_share_one_scratch_buffer) {
   need_device();
   static const char *const args[] = {"tune=off", "conv=gemm,tune=off", "conv=direct,tune=off"};
-  struct oc_net *net = load_net(test_nets[SCRATCH_NET]);
+  struct oc_net *net = load_net(net_text(SCRATCH_NET));
   for (int a = 0; a < 3; a++) {
     const bool direct = strstr(args[a], "conv=direct") != NULL;
     struct vk_state *s = open_state(args[a]);
