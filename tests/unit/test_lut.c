@@ -15,29 +15,17 @@
 #include <unistd.h>
 
 #include "opcost/lut.h"
+#include "tests/scratch_dir.h"
 
 static char dir[256];
 static char path[512];
 
 static void setup(void) {
-  strcpy(dir, "/tmp/opcost-test-lut-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  scratch_dir_make(dir, sizeof dir, "lut");
   snprintf(path, sizeof path, "%s/lut.db", dir);
 }
 
-static void teardown(void) {
-  DIR *d = opendir(dir);
-  if (d == NULL) return;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-    char p[1024];
-    snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
-    unlink(p);
-  }
-  closedir(d);
-  rmdir(dir);
-}
+static void teardown(void) { scratch_dir_remove(dir); }
 
 TestSuite(lut, .init = setup, .fini = teardown);
 
